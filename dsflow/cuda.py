@@ -1,0 +1,44 @@
+"""The only door to CuPy: GPU detection, streams and events, imported lazily.
+
+``import dsflow`` never imports CuPy; these functions do, when a graph runs on a GPU.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from dsflow.errors import UsageError
+
+
+@functools.cache
+def gpu_available() -> bool:
+    """True when CuPy imports and sees at least one CUDA device."""
+    try:
+        import cupy  # noqa: PLC0415 - optional dependency, imported on demand
+
+        return bool(cupy.cuda.runtime.getDeviceCount() > 0)
+    except Exception:  # noqa: BLE001 - no CuPy, no driver, no device: all mean "no GPU"
+        return False
+
+
+def resolve_device(requested: str) -> str:
+    """Turn ``auto``/``cpu``/``gpu`` into ``cpu`` or ``gpu``."""
+    if requested == "cpu":
+        return "cpu"
+    if requested == "gpu" and not gpu_available():
+        msg = "device 'gpu' was requested but no GPU is usable (install 'dsflow[gpu]' and check the CUDA driver)"
+        raise UsageError(msg)
+    return "gpu" if requested == "gpu" or gpu_available() else "cpu"
+
+
+def cupy_module() -> Any:
+    """The ``cupy`` module (import it only on the GPU path)."""
+    import cupy  # noqa: PLC0415
+
+    return cupy
+
+
+def new_stream() -> Any:
+    """A new non-blocking CUDA stream: it never waits on the legacy default stream."""
+    return cupy_module().cuda.Stream(non_blocking=True)

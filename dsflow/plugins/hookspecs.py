@@ -1,0 +1,147 @@
+"""Every extension point of dsflow, in one place.
+
+A plugin is a Python module (or object) with functions named like the hooks below and
+decorated with ``@dsflow.hookimpl``. It is found through the ``dsflow`` entry-point group
+of an installed distribution, or named in a graph's ``plugins:`` list. Built-in node types
+are registered through these same hooks.
+
+Every hook here is a *registration* hook: it is called once per process, while dsflow builds
+its registry, and returns what the plugin contributes **by name**. Graphs and nvinfer
+configs then choose implementations per node by those names (``type: sink.jsonl``,
+``parse-bbox-func-name=NvDsInferParseCustomYoloV8``...). Two plugins giving one name is
+an error naming both. No hook is ever called per batch: the per-batch path calls the
+registered objects directly.
+
+The registered callables receive what nvinfer's C interface receives, as Python objects
+(see :mod:`dsflow.model`): the output layers with names, dims, dtypes and arrays, the
+network's input size, the per-class detection parameters, the node's CUDA stream and the
+array module (NumPy or CuPy). The same names resolve to symbols of a ``custom-lib-path``
+shared library when no Python implementation has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from dsflow.node import Node
+from dsflow.plugins import hookspec
+
+# ---------------------------------------------------------------------------------------
+# Graph building blocks
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def dsflow_register_nodes() -> Sequence[type[Node]]:
+    """Return the node types this plugin adds.
+
+    Each is a :class:`dsflow.Node` subclass whose ``kind`` is the ``type:`` used in graph
+    files (lowercase, dotted: ``source.video``). Called once while the registry is built.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Output parsers: raw output tensors of a model into dsflow objects.
+# Called once while the registry is built; each returns ``{name: callable}``.
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def dsflow_register_bbox_parsers() -> dict[str, Callable[..., Any]]:
+    """Return detector output parsers by name, chosen with ``parse-bbox-func-name``.
+
+    A parser is called once per frame or object batch row as
+    ``parser(outputs, network, params, *, xp, stream)`` with the output layers
+    (:class:`dsflow.model.Layer`), the :class:`dsflow.model.NetworkInfo` and the
+    :class:`dsflow.model.DetectionParams`; it returns :class:`dsflow.model.Detections`
+    (boxes in network-input pixels; dsflow clusters them and maps them to the frame).
+    It is nvinfer's ``NvDsInferParseCustomFunc``.
+    """
+
+
+@hookspec
+def dsflow_register_classifier_parsers() -> dict[str, Callable[..., Any]]:
+    """Return classifier output parsers by name, chosen with ``parse-classifier-func-name``.
+
+    Called as ``parser(outputs, network, threshold, *, xp, stream)``; returns a list of
+    :class:`dsflow.Attribute` for the object or frame the classifier ran on (nvinfer's
+    ``NvDsInferClassiferParseCustomFunc``).
+    """
+
+
+@hookspec
+def dsflow_register_instance_mask_parsers() -> dict[str, Callable[..., Any]]:
+    """Return instance-segmentation parsers by name, chosen with ``parse-bbox-instance-mask-func-name``.
+
+    Called like a bbox parser; returns :class:`dsflow.model.Detections` with ``masks``
+    (nvinfer's ``NvDsInferInstanceMaskParseCustomFunc``).
+    """
+
+
+@hookspec
+def dsflow_register_segmentation_parsers() -> dict[str, Callable[..., Any]]:
+    """Return semantic-segmentation parsers by name, chosen with ``parse-segmentation-func-name``.
+
+    Called as ``parser(outputs, network, threshold, *, xp, stream)``; returns a class map
+    ``(H, W)`` int array and optionally per-class probabilities. nvinfer has no such hook
+    (it only has the built-in parser); dsflow adds it.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Models and engines. Called once while the registry is built; each returns ``{name: callable}``.
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def dsflow_register_engine_backends() -> dict[str, Callable[..., Any]]:
+    """Return inference backends by name (``onnxruntime``, ``tensorrt``, ``torch``...).
+
+    A backend is called once per infer node as ``backend(model, options, *, device, stream)``
+    and returns an object implementing :class:`dsflow.model.Engine`. Infer nodes choose one
+    with their ``backend`` key; built-in backends are registered through this same hook.
+    """
+
+
+@hookspec
+def dsflow_register_engine_creators() -> dict[str, Callable[..., Any]]:
+    """Return engine-creation functions by name, chosen with ``engine-create-func-name``.
+
+    Called once per infer node with the node's model configuration; returns an
+    :class:`dsflow.model.Engine`, a serialized engine for the node's backend, or an ONNX
+    model (a ``ModelProto`` or bytes) for the default backend (nvinfer's
+    ``NvDsInferEngineCreateCustomFunc``).
+    """
+
+
+@hookspec
+def dsflow_register_model_parsers() -> dict[str, Callable[..., Any]]:
+    """Return model parsers by name: a model in a custom format into a network.
+
+    Called once per infer node with the model file and the node's configuration; returns an
+    ONNX ``ModelProto`` usable by any backend, or fills the TensorRT network it is given
+    (nvinfer's ``IModelParser`` from ``NvDsInferCreateModelParser``).
+    """
+
+
+@hookspec
+def dsflow_register_input_initializers() -> dict[str, Callable[..., Any]]:
+    """Return initializers of non-image input layers by name.
+
+    Called once per engine as ``init(layers, network, max_batch_size, *, xp, stream)`` for
+    the input layers the preprocess node does not feed; returns ``{layer_name: array}``
+    (nvinfer's ``NvDsInferInitializeInputLayers``).
+    """
+
+
+@hookspec
+def dsflow_register_custom_layers() -> dict[str, Callable[..., Any]]:
+    """Return custom-layer providers by name.
+
+    A provider is called before any engine of a backend is built, as
+    ``provider(backend, target)``: for ONNX Runtime ``target`` is the ``SessionOptions``
+    (register custom-op libraries or Python ops on it), for TensorRT the plugin registry.
+    Every registered provider is called for every engine, as a ``custom-lib-path`` library
+    is loaded for every model of the node that names it.
+    """
