@@ -61,10 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``dsflow`` command; returns the exit code instead of exiting."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    out, err = Console(), Console(stderr=True, highlight=False)
+    # Wide when not a terminal, so summaries in logs and pipes are not cut.
+    out = Console(width=None if sys.stdout.isatty() else 160)
+    err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
     want_traceback = "--traceback" in argv
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help and --version print, then exit through argparse
+            return int(exc.code or 0)
         return int(_COMMANDS[args.command](args, out, err))
     except DsflowError as exc:
         if want_traceback:

@@ -198,6 +198,9 @@ def _node_spec(entry: MarkedDict, pm: PluginManager) -> NodeSpec:
     params = entry.get("params", marked({}, entry.where))
     if params is None:
         params = marked({}, entry.at("params"))
+    elif not isinstance(params, MarkedDict):
+        msg = f"{entry.at('params')}: node {name!r}: 'params' must be a mapping of parameter names to values (got {_kind_of(params)})"
+        raise ConfigError(msg)
     params = build_params(node_type.Params, params, f"node {name!r}")
     return NodeSpec(name, kind, node_type, params, entry.where)
 

@@ -60,6 +60,8 @@ class NodeContext:
         self.xp = xp
         self.input_port = ""
         """The input port the batch being processed came in on."""
+        self.ready: Any = None
+        """The ``ready`` event of the batch being processed."""
         self.log = logging.getLogger(f"dsflow.node.{name}")
         self._emit = emit
         self._new_stream = new_stream
@@ -87,6 +89,8 @@ class NodeContext:
         """A NumPy copy of ``array``, waiting only for this node's stream, never the device."""
         if self.stream is None or not hasattr(array, "get"):
             return array
+        if self.ready is not None:  # a no-op for stream-ordered nodes, needed by host-only ones
+            self.stream.wait_event(self.ready)
         host = array.get(stream=self.stream)
         self.stream.synchronize()
         return host
@@ -102,6 +106,9 @@ class Node:
 
     kind: ClassVar[str]
     Params: ClassVar[type] = NoParams
+    host_only: ClassVar[bool] = False
+    """True for nodes that never touch device arrays (metadata only): on a GPU the runtime then
+    skips the event wait and record for them and their output keeps the input's ``ready`` event."""
     inputs: ClassVar[tuple[Port, ...]] = (Port("in"),)
     outputs: ClassVar[tuple[Port, ...]] = (Port("out"),)
 

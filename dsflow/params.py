@@ -110,8 +110,8 @@ def _convert(value: Any, tp: Any, where: Location, label: str) -> tuple[bool, An
         return False, None
     if tp is type(None):
         return value is None, None
-    if origin is Literal:
-        return value in args, value
+    if origin is Literal:  # compare types too: 1 == True in Python, not in a graph file
+        return any(type(value) is type(a) and value == a for a in args), value
     if tp is bool:
         return isinstance(value, bool), value
     if tp is int:
@@ -140,29 +140,35 @@ def _convert(value: Any, tp: Any, where: Location, label: str) -> tuple[bool, An
 
 def type_name(tp: Any) -> str:
     """Describe a parameter type in words."""
+    return _type_name(tp, plural=False)
+
+
+_SIMPLE_NAMES = {
+    int: ("an integer", "integers"),
+    float: ("a number", "numbers"),
+    str: ("a string", "strings"),
+    bool: ("true or false", "true or false"),
+    Any: ("any value", "any values"),
+}
+
+
+def _type_name(tp: Any, plural: bool) -> str:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
-    simple = {int: "an integer", float: "a number", str: "a string", bool: "true or false", Any: "any value"}
-    if tp in simple:
-        return simple[tp]
+    if tp in _SIMPLE_NAMES:
+        return _SIMPLE_NAMES[tp][plural]
     if origin in (Union, types.UnionType):
-        names = [type_name(a) for a in args if a is not type(None)]
+        names = [_type_name(a, plural) for a in args if a is not type(None)]
         suffix = " or null" if type(None) in args else ""
         return " or ".join(names) + suffix
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in args)
     if origin in (list, tuple) or tp in (list, tuple):
-        return f"a list of {_plural(type_name(args[0]))}" if args else "a list"
+        noun = "lists" if plural else "a list"
+        return f"{noun} of {_type_name(args[0], plural=True)}" if args else noun
     if origin is dict or tp is dict:
-        return f"a mapping of {_plural(type_name(args[1]))}" if args else "a mapping"
+        noun = "mappings" if plural else "a mapping"
+        return f"{noun} of {_type_name(args[1], plural=True)}" if args else noun
     return str(tp)
-
-
-def _plural(name: str) -> str:
-    for article in ("an ", "a "):
-        if name.startswith(article):
-            name = name[len(article) :]
-            return name if name.endswith("false") or name.startswith("one of") else name + "s"
-    return name
 
 
 def _show(value: Any) -> str:

@@ -203,6 +203,7 @@ class _Runner:
         self.out: dict[str, list[_Channel]] = {p.name: [] for p in spec.node_type.outputs}
         self.default_port = spec.node_type.outputs[0].name if spec.node_type.outputs else ""
         self.open_streams: set[int] = set()
+        self.ended_streams: set[int] = set()
         self.opened_streams = 0
         self.failed = False
         self.stream = cuda.new_stream() if runtime.device == "gpu" else None
@@ -211,7 +212,9 @@ class _Runner:
             name, spec.kind, runtime.device, self.stream, xp,
             self.emit, self._new_stream, self._end_stream, lambda: runtime.stopping,
         )  # fmt: skip
-        self._event_type = cuda.cupy_module().cuda.Event if self.stream is not None else None
+        # Host-only nodes leave device data alone: their batches keep the event they came with.
+        stream_ordered = self.stream is not None and not self.node.host_only
+        self._event_type = cuda.cupy_module().cuda.Event if stream_ordered else None
 
     # -- what NodeContext calls ----------------------------------------------------------
 
@@ -237,6 +240,9 @@ class _Runner:
         return source_id
 
     def _end_stream(self, source_id: int) -> None:
+        if source_id in self.ended_streams:
+            return  # already ended (e.g. by max_frames before the source ended it itself)
+        self.ended_streams.add(source_id)
         self.open_streams.discard(source_id)
         self._send_all(StreamEnd(source_id))
 
@@ -313,7 +319,8 @@ class _Runner:
 
     def _consume(self, started: bool) -> None:
         node, ctx, stats, inbox = self.node, self.ctx, self.stats, self.inbox
-        channels, ports, stream = self.in_channels, self.in_ports, self.stream
+        channels, ports = self.in_channels, self.in_ports
+        stream = self.stream if self._event_type is not None else None
         clock = time.perf_counter
         open_inputs = len(channels)
         ends: Counter[int] = Counter()
@@ -328,6 +335,7 @@ class _Runner:
                 if not run:
                     continue  # failed: keep draining so producers never block
                 ctx.input_port = ports[index]
+                ctx.ready = item.ready
                 if stream is not None and item.ready is not None:
                     stream.wait_event(item.ready)
                 t0 = clock()
@@ -349,11 +357,13 @@ class _Runner:
                 ends[item.source_id] += 1
                 if ends[item.source_id] == len(channels):
                     del ends[item.source_id]
-                    self._stream_ended(item, run)
+                    run = self._stream_ended(item, run)
         for source_id in sorted(ends):
-            self._stream_ended(StreamEnd(source_id), run)
+            run = self._stream_ended(StreamEnd(source_id), run)
 
-    def _stream_ended(self, marker: StreamEnd, run: bool) -> None:
+    def _stream_ended(self, marker: StreamEnd, run: bool) -> bool:
+        """Call ``end_stream`` (while the node runs) and forward the marker; False once the node failed."""
         if run and not self._call(lambda ctx: self.node.end_stream(marker.source_id, ctx)):
-            return
+            run = False  # failed: no more batches for it, but downstream still hears of the end
         self._send_all(marker)
+        return run

@@ -7,7 +7,7 @@ import importlib.util
 import inspect
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,9 @@ class PythonParams:
         doc="What to call, as 'package.module:function' or 'path/to/file.py:function' (relative to the current folder)."
     )
     kwargs: dict[str, Any] = param(default_factory=dict, doc="Keyword arguments passed on every call.")
+    host_only: bool = param(
+        False, doc="The function reads and writes metadata only, never device arrays: on a GPU, skip stream ordering."
+    )
 
     def __post_init__(self) -> None:
         target, _, name = self.function.rpartition(":")
@@ -42,6 +45,10 @@ class PythonNode(Node):
     kind = "python"
     Params = PythonParams
     _call: Callable[..., Any]
+
+    def __init__(self, name: str, params: PythonParams) -> None:
+        super().__init__(name, params)
+        self.host_only = params.host_only
 
     def start(self, ctx: NodeContext) -> None:
         function = load_function(self.params.function)

@@ -30,6 +30,7 @@ class JsonlSinkNode(Sink):
 
     kind = "sink.jsonl"
     Params = JsonlParams
+    host_only = True
 
     def start(self, ctx: NodeContext) -> None:
         p: JsonlParams = self.params
@@ -96,6 +97,7 @@ class NullSinkNode(Sink):
     """Discards everything; for benchmarks and graphs run only for their side effects."""
 
     kind = "sink.null"
+    host_only = True
 
     def process(self, batch: Batch, ctx: NodeContext) -> None:
         return None

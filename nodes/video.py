@@ -63,16 +63,24 @@ class VideoSourceNode(Source):
     def generate(self, ctx: NodeContext) -> Iterator[Batch]:
         p: VideoParams = self.params
         streams = {ctx.new_stream(path): path for path in p.paths}
-        yield from batched(self._interleave(ctx, streams), p.batch_size or len(streams))
+        ended: list[int] = []
+        for batch in batched(self._interleave(ctx, streams, ended), p.batch_size or len(streams)):
+            yield batch
+            # A stream that ended while this batch was filled has sent its last frame now.
+            for source_id in ended:
+                ctx.end_stream(source_id)
+            ended.clear()
+        for source_id in ended:
+            ctx.end_stream(source_id)
 
-    def _interleave(self, ctx: NodeContext, streams: dict[int, str]) -> Iterator[Frame]:
+    def _interleave(self, ctx: NodeContext, streams: dict[int, str], ended: list[int]) -> Iterator[Frame]:
         decoders = {source_id: self._decode(source_id, path, ctx) for source_id, path in streams.items()}
         while decoders:
             for source_id, decoder in list(decoders.items()):
                 frame = next(decoder, None)
                 if frame is None:
                     del decoders[source_id]
-                    ctx.end_stream(source_id)
+                    ended.append(source_id)  # announced once its last frames are out of the batcher
                 else:
                     yield frame
 

@@ -98,6 +98,8 @@ class PluginManager:
         except Exception as exc:
             msg = f"{prefix}plugin {spec!r} failed to import: {type(exc).__name__}: {exc}"
             raise PluginLoadError(msg) from exc
+        if self._pm.is_registered(module):
+            return  # already loaded, e.g. through its entry point
         self._add(module, PluginInfo(spec, "graph", *_distribution_of(module)))
 
     def register(self, plugin: Any, name: str, distribution: str = "", version: str = "") -> None:

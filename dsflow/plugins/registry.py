@@ -88,9 +88,16 @@ class Registry:
         if result is None:
             return []
         if family.key == "nodes":
+            if not isinstance(result, (list, tuple)):
+                msg = f"{plugin.label}: hook {family.hook} must return a list of Node subclasses (got {result!r})"
+                raise PluginError(msg)
             items = [(_node_kind(cls, plugin), cls) for cls in result]
         elif isinstance(result, dict):
             items = list(result.items())
+            for name, obj in items:
+                if not isinstance(name, str) or not callable(obj):
+                    msg = f"{plugin.label}: hook {family.hook} must return a dict of name to callable (got {name!r}: {obj!r})"
+                    raise PluginError(msg)
         else:
             msg = f"{plugin.label}: hook {family.hook} must return a dict of name to callable (got {type(result).__name__})"
             raise PluginError(msg)
