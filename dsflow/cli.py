@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dsflow import show
@@ -147,7 +148,7 @@ def _cmd_plugins(args: argparse.Namespace, out: Console, err: Console) -> ExitCo
     for info in PluginManager().plugins():
         provides = "\n".join(f"{family}: {', '.join(names)}" for family, names in info.provides.items())
         dist = f"{info.distribution} {info.version}".strip()
-        table.add_row(info.name, info.origin, dist, provides or "-")
+        table.add_row(*map(escape, (info.name, info.origin, dist, provides or "-")))  # plugin text is not markup
     out.print(table)
     return ExitCode.OK
 
@@ -159,7 +160,7 @@ def _cmd_nodes(args: argparse.Namespace, out: Console, err: Console) -> ExitCode
         for column in ("type", "plugin", "summary"):
             table.add_column(column)
         for kind, entry in sorted(pm.registry.nodes.items()):
-            table.add_row(kind, entry.plugin.name, _summary(entry.obj.__doc__))
+            table.add_row(*map(escape, (kind, entry.plugin.name, _summary(entry.obj.__doc__))))
         out.print(table)
         return ExitCode.OK
     node_type = pm.node_type(args.type)
@@ -171,7 +172,8 @@ def _cmd_nodes(args: argparse.Namespace, out: Console, err: Console) -> ExitCode
     for column in ("name", "type", "default", "description"):
         table.add_column(column)
     for spec in param_specs(node_type.Params):
-        table.add_row(spec.name, spec.type_name, "(required)" if spec.required else repr(spec.default), spec.doc)
+        default = "(required)" if spec.required else repr(spec.default)
+        table.add_row(*map(escape, (spec.name, spec.type_name, default, spec.doc)))
     out.print(table)
     return ExitCode.OK
 

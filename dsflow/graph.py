@@ -15,7 +15,7 @@ import networkx as nx
 
 from dsflow.errors import ConfigError, GraphError, PluginError, UsageError, did_you_mean
 from dsflow.node import Node, Source
-from dsflow.params import build_params
+from dsflow.params import build_params, check_value
 from dsflow.plugins.manager import PluginManager
 from dsflow.yamlfile import Location, MarkedDict, MarkedList, load_file, load_text, marked
 
@@ -199,7 +199,10 @@ def _node_spec(entry: MarkedDict, pm: PluginManager) -> NodeSpec:
     if params is None:
         params = marked({}, entry.at("params"))
     elif not isinstance(params, MarkedDict):
-        msg = f"{entry.at('params')}: node {name!r}: 'params' must be a mapping of parameter names to values (got {_kind_of(params)})"
+        msg = (
+            f"{entry.at('params')}: node {name!r}: 'params' must be a mapping of parameter names to values "
+            f"(got {_kind_of(params)})"
+        )
         raise ConfigError(msg)
     params = build_params(node_type.Params, params, f"node {name!r}")
     return NodeSpec(name, kind, node_type, params, entry.where)
@@ -301,11 +304,7 @@ def _check_keys(mapping: MarkedDict, allowed: tuple[str, ...], what: str) -> Non
 
 
 def _setting(doc: MarkedDict, key: str, tp: type, default: Any) -> Any:
-    value = doc.get(key, default)
-    if not isinstance(value, tp) or isinstance(value, bool) != (tp is bool):
-        msg = f"{doc.at(key)}: '{key}' must be {tp.__name__} (got {value!r})"
-        raise ConfigError(msg)
-    return value
+    return check_value(doc.get(key, default), tp, doc.at(key), f"graph setting {key!r}")
 
 
 def _kind_of(value: Any) -> str:

@@ -148,3 +148,6 @@ class Sink(Node):
     """A node without outputs, e.g. writing metadata to a file."""
 
     outputs: ClassVar[tuple[Port, ...]] = ()
+
+    def process(self, batch: Batch, ctx: NodeContext) -> None:
+        """Consume one batch (nothing goes on: a sink has no outputs)."""

@@ -24,6 +24,8 @@ _BARS = np.array(
 class TestPatternParams:
     """Parameters of ``source.testpattern``."""
 
+    __test__ = False  # not a pytest test class despite the name
+
     streams: int = param(1, doc="Number of independent streams.")
     frames: int = param(300, doc="Frames per stream; 0 for endless (stop with Ctrl-C or --max-frames).")
     width: int = param(640, doc="Frame width in pixels.")

@@ -8,7 +8,6 @@ from typing import Any
 
 from dsflow import Batch, Frame, NodeContext, Source, hookimpl, param
 from dsflow.errors import ConfigError
-from dsflow.nodes._batching import batched
 
 
 @dataclass(frozen=True)
@@ -63,24 +62,36 @@ class VideoSourceNode(Source):
     def generate(self, ctx: NodeContext) -> Iterator[Batch]:
         p: VideoParams = self.params
         streams = {ctx.new_stream(path): path for path in p.paths}
-        ended: list[int] = []
-        for batch in batched(self._interleave(ctx, streams, ended), p.batch_size or len(streams)):
-            yield batch
-            # A stream that ended while this batch was filled has sent its last frame now.
-            for source_id in ended:
-                ctx.end_stream(source_id)
-            ended.clear()
+        size = p.batch_size or len(streams)
+        pending: list[Frame] = []
+        ended: list[int] = []  # streams whose last frames wait in ``pending``
+        for item in self._interleave(ctx, streams):
+            if isinstance(item, Frame):
+                pending.append(item)
+                if len(pending) == size:
+                    yield Batch(pending)
+                    pending = []
+                    for source_id in ended:
+                        ctx.end_stream(source_id)
+                    ended.clear()
+            elif any(f.source_id == item for f in pending):
+                ended.append(item)  # announced once its last frames have gone out
+            else:
+                ctx.end_stream(item)
+        if pending:
+            yield Batch(pending)
         for source_id in ended:
             ctx.end_stream(source_id)
 
-    def _interleave(self, ctx: NodeContext, streams: dict[int, str], ended: list[int]) -> Iterator[Frame]:
+    def _interleave(self, ctx: NodeContext, streams: dict[int, str]) -> Iterator[Frame | int]:
+        """Frames of every stream in turn; the ``source_id`` of a stream when it has no more."""
         decoders = {source_id: self._decode(source_id, path, ctx) for source_id, path in streams.items()}
         while decoders:
             for source_id, decoder in list(decoders.items()):
                 frame = next(decoder, None)
                 if frame is None:
                     del decoders[source_id]
-                    ended.append(source_id)  # announced once its last frames are out of the batcher
+                    yield source_id
                 else:
                     yield frame
 

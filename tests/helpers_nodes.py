@@ -132,7 +132,8 @@ class TestSource(Source):
         self.log = log_of(self.params.tag)
         self.log.add(self.name, "start", threading.current_thread().name)
         if self.params.fail_in == "start":
-            raise Boom("start failed")
+            msg = "start failed"
+            raise Boom(msg)
 
     def generate(self, ctx: NodeContext) -> Iterator[Batch]:
         p: SourceParams = self.params
@@ -141,7 +142,7 @@ class TestSource(Source):
         self._produced = 0
         pending: list[Frame] = []
         offsets = list(p.offsets) + [0] * (len(ids) - len(p.offsets))
-        streams = list(zip(ids, p.frames, offsets))
+        streams = list(zip(ids, p.frames, offsets[: len(ids)], strict=True))
         for n in itertools.count():
             ending = [sid for sid, total, off in streams if total and n - off == total]
             if ending and p.end_streams:
@@ -165,7 +166,8 @@ class TestSource(Source):
         p: SourceParams = self.params
         log = self.log
         if p.fail_in == "generate" and self._produced == p.fail_at:
-            raise Boom("generate failed")
+            msg = "generate failed"
+            raise Boom(msg)
         self._produced += 1
         with log.lock:
             log.counts[f"{self.name}.produced"] = self._produced
@@ -177,7 +179,8 @@ class TestSource(Source):
     def stop(self, ctx: NodeContext) -> None:
         self.log.add(self.name, "stop")
         if self.params.fail_in == "stop":
-            raise Boom("stop failed")
+            msg = "stop failed"
+            raise Boom(msg)
 
 
 @dataclass(frozen=True)
@@ -292,7 +295,9 @@ def video_codec() -> str:
     return "libx264" if "libx264" in av.codecs_available else "mpeg4"
 
 
-def write_video(path: Path, colors: list[tuple[int, int, int]], size: tuple[int, int] = (64, 48), fps: int = 10) -> Path:
+def write_video(
+    path: Path, colors: list[tuple[int, int, int]], size: tuple[int, int] = (64, 48), fps: int = 10
+) -> Path:
     """Encode one frame of each solid RGB colour into ``path``."""
     import av  # noqa: PLC0415
 

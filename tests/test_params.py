@@ -155,7 +155,8 @@ def test_a_bad_nested_item_names_every_index() -> None:
 
 def test_a_bad_mapping_value_is_located_at_the_value() -> None:
     weights = yaml_value("{car: 1.0, bus: heavy}")
-    assert check_error(weights, dict[str, float]) == "f.yaml:1:20: parameter 'p' key 'bus' expects a number (got 'heavy')"
+    message = check_error(weights, dict[str, float])
+    assert message == "f.yaml:1:20: parameter 'p' key 'bus' expects a number (got 'heavy')"
 
 
 def test_an_unsupported_annotation_is_a_programming_error() -> None:

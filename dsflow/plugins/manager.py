@@ -74,7 +74,11 @@ class PluginManager:
             dist_name, version = (dist.metadata["Name"], dist.version) if dist else ("unknown distribution", "")
             info = PluginInfo(ep.name, "entry point", dist_name, version)
             if ep.name in self._info:
-                continue  # the same distribution seen twice on sys.path
+                first = self._info[ep.name]
+                if (first.distribution, first.version) == (dist_name, version):
+                    continue  # the same distribution seen twice on sys.path
+                msg = f"{info.label}: the plugin name {ep.name!r} is already taken by {first.label}"
+                raise PluginError(msg)
             try:
                 plugin = ep.load()
             except Exception as exc:
@@ -133,7 +137,7 @@ class PluginManager:
         registry = Registry()
         for family in FAMILIES:
             caller = getattr(self._pm.hook, family.hook)
-            for impl in reversed(caller.get_hookimpls()):  # registration order
+            for impl in caller.get_hookimpls():  # registration order (pluggy calls them in reverse)
                 info = self._info[impl.plugin_name]
                 try:
                     result = impl.function()

@@ -96,7 +96,10 @@ class Registry:
             items = list(result.items())
             for name, obj in items:
                 if not isinstance(name, str) or not callable(obj):
-                    msg = f"{plugin.label}: hook {family.hook} must return a dict of name to callable (got {name!r}: {obj!r})"
+                    msg = (
+                        f"{plugin.label}: hook {family.hook} must return a dict of name to callable "
+                        f"(got {name!r}: {obj!r})"
+                    )
                     raise PluginError(msg)
         else:
             msg = f"{plugin.label}: hook {family.hook} must return a dict of name to callable (got {type(result).__name__})"

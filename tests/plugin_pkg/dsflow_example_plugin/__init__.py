@@ -18,7 +18,7 @@ class TagParams:
     """Parameters of ``example.tag``."""
 
     value: str = param(doc="What to store in every frame's metadata.")
-    key: str = param("tag", doc="The metadata key to store it under.")
+    key: str = param("tag", doc="Where to store it: frames get ``meta[key] = value``.")
 
 
 class TagNode(Node):
