@@ -18,7 +18,7 @@ from dsflow.errors import (
 )
 from dsflow.frame import Attribute, Batch, Frame, ObjectMeta, StreamEnd
 from dsflow.graph import Edge, Graph, NodeSpec, load_graph, load_graph_text
-from dsflow.node import NoParams, Node, NodeContext, Port, Sink, Source
+from dsflow.node import Node, NodeContext, NoParams, Port, Sink, Source
 from dsflow.params import param
 from dsflow.plugins import hookimpl
 from dsflow.plugins.manager import PluginManager

@@ -91,8 +91,8 @@ def _print_error(err: Console, exc: BaseException) -> None:
 
 
 def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> ExitCode:
-    from dsflow.report import Progress, summary_table  # noqa: PLC0415 - keeps other commands light
-    from dsflow.runtime import Runtime  # noqa: PLC0415
+    from dsflow.report import Progress, summary_table
+    from dsflow.runtime import Runtime
 
     graph = load_graph(args.graph, PluginManager(), args.overrides)
     if args.max_frames is not None and args.max_frames < 1:
@@ -183,7 +183,7 @@ def _summary(doc: str | None) -> str:
 
 
 def _dedent(doc: str | None) -> str:
-    import inspect  # noqa: PLC0415
+    import inspect
 
     return inspect.cleandoc(doc or "")
 

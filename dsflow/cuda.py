@@ -15,10 +15,10 @@ from dsflow.errors import UsageError
 def gpu_available() -> bool:
     """True when CuPy imports and sees at least one CUDA device."""
     try:
-        import cupy  # noqa: PLC0415 - optional dependency, imported on demand
+        import cupy
 
         return bool(cupy.cuda.runtime.getDeviceCount() > 0)
-    except Exception:  # noqa: BLE001 - no CuPy, no driver, no device: all mean "no GPU"
+    except Exception:
         return False
 
 
@@ -34,7 +34,7 @@ def resolve_device(requested: str) -> str:
 
 def cupy_module() -> Any:
     """The ``cupy`` module (import it only on the GPU path)."""
-    import cupy  # noqa: PLC0415
+    import cupy
 
     return cupy
 

@@ -98,7 +98,7 @@ def check_value(value: Any, tp: Any, where: Location, label: str) -> Any:
     return converted
 
 
-def _convert(value: Any, tp: Any, where: Location, label: str) -> tuple[bool, Any]:  # noqa: PLR0911
+def _convert(value: Any, tp: Any, where: Location, label: str) -> tuple[bool, Any]:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if tp is Any:
         return True, value

@@ -18,8 +18,10 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from queue import Empty, SimpleQueue
+from queue import SimpleQueue
 from typing import Any
+
+import numpy
 
 from dsflow import cuda
 from dsflow.errors import DsflowError, NodeError
@@ -204,10 +206,9 @@ class _Runner:
         self.default_port = spec.node_type.outputs[0].name if spec.node_type.outputs else ""
         self.open_streams: set[int] = set()
         self.ended_streams: set[int] = set()
-        self.opened_streams = 0
         self.failed = False
         self.stream = cuda.new_stream() if runtime.device == "gpu" else None
-        xp = cuda.cupy_module() if self.stream is not None else __import__("numpy")
+        xp = cuda.cupy_module() if self.stream is not None else numpy
         self.ctx = NodeContext(
             name, spec.kind, runtime.device, self.stream, xp,
             self.emit, self._new_stream, self._end_stream, lambda: runtime.stopping,
@@ -236,7 +237,6 @@ class _Runner:
     def _new_stream(self, name: str) -> int:
         source_id = self.runtime.new_stream(name)
         self.open_streams.add(source_id)
-        self.opened_streams += 1
         return source_id
 
     def _end_stream(self, source_id: int) -> None:
@@ -276,7 +276,7 @@ class _Runner:
             method(self.ctx)
         except _Aborted:
             raise
-        except BaseException as exc:  # noqa: BLE001 - every node error stops the graph, reported once
+        except BaseException as exc:
             self.failed = True
             self.runtime.fail(self, exc)
             return False
@@ -308,12 +308,12 @@ class _Runner:
                 if limit is not None:
                     for source_id in [s for s in self.open_streams if counts.get(s, 0) >= limit]:
                         self._end_stream(source_id)
-                    if self.opened_streams and not self.open_streams:
+                    if self.ended_streams and not self.open_streams:
                         break
             batches.close()
         except _Aborted:
             raise
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             self.failed = True
             runtime.fail(self, exc)
 
@@ -348,7 +348,7 @@ class _Runner:
                         self.emit(out)
                 except _Aborted:
                     raise
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     self.failed, run = True, False
                     self.runtime.fail(self, exc)
             elif item is _END:

@@ -51,10 +51,10 @@ def to_mermaid(graph: Graph) -> str:
 def to_png(graph: Graph, path: Path) -> None:
     """Draw the graph left to right, one column per depth, into ``path``."""
     try:
-        import matplotlib  # noqa: PLC0415 - optional dependency
+        import matplotlib
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415
+        import matplotlib.pyplot as plt
     except ImportError as exc:
         msg = "--format png needs matplotlib: pip install 'dsflow[show]'"
         raise UsageError(msg) from exc

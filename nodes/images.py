@@ -42,7 +42,7 @@ class ImagesSourceNode(Source):
 
     def start(self, ctx: NodeContext) -> None:
         try:
-            import cv2  # noqa: PLC0415 - optional dependency
+            import cv2
         except ImportError as exc:
             msg = "source.images needs OpenCV: pip install 'dsflow[images]'"
             raise ConfigError(msg) from exc

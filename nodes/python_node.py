@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dsflow import Batch, NodeContext, Node, hookimpl, param
+from dsflow import Batch, Node, NodeContext, hookimpl, param
 from dsflow.errors import ConfigError
 
 

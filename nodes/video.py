@@ -39,7 +39,7 @@ class VideoSourceNode(Source):
 
     def start(self, ctx: NodeContext) -> None:
         try:
-            import av  # noqa: PLC0415 - optional dependency
+            import av
         except ImportError as exc:
             msg = "source.video needs PyAV: pip install 'dsflow[video]'"
             raise ConfigError(msg) from exc

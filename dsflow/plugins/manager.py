@@ -172,7 +172,7 @@ def _import_file(path: Path) -> ModuleType:
         raise FileNotFoundError(2, "No such file", str(path))
     name = f"dsflow_plugin_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader  # noqa: S101 - always set for a .py path
+    assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
@@ -191,6 +191,6 @@ def _distribution_of(module: ModuleType) -> tuple[str, str]:
 
 
 def _version() -> str:
-    from dsflow import __version__  # noqa: PLC0415 - avoid a cycle at import time
+    from dsflow import __version__
 
     return __version__
