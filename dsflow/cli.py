@@ -114,7 +114,8 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> ExitCode:
         _print_error(err, result.error)
         return ExitCode.RUN_FAILED
     if result.interrupted:
-        err.print("error: interrupted; the graph was stopped and drained", markup=False)
+        how = "aborted without draining" if result.aborted else "stopped and drained"
+        err.print(f"error: interrupted; the graph was {how}", markup=False)
         return ExitCode.INTERRUPTED
     return ExitCode.OK
 

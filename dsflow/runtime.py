@@ -77,6 +77,8 @@ class RunResult:
     stream_frames: dict[int, int]
     error: NodeError | None = None
     interrupted: bool = False
+    aborted: bool = False
+    """A second Ctrl-C (or :meth:`Runtime.abort`) ended the run without draining it."""
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -91,6 +93,7 @@ class Runtime:
         self.stream_frames: dict[int, int] = {}
         self.error: NodeError | None = None
         self.interrupted = False
+        self.aborted = False
         self.started_at = 0.0
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -129,7 +132,8 @@ class Runtime:
         self.request_stop()
 
     def abort(self) -> None:
-        """Unblock and end every node thread now (in-flight batches are lost)."""
+        """Unblock and end every node thread now (in-flight batches are lost, no ``stop`` runs)."""
+        self.aborted = True
         self._stop.set()
         for runner in self._runners:
             runner.inbox.put((-1, _ABORT))
@@ -174,6 +178,7 @@ class Runtime:
             dict(self.stream_frames),
             self.error,
             self.interrupted,
+            self.aborted,
         )
 
 
@@ -229,6 +234,8 @@ class _Runner:
             event = self._event_type(disable_timing=True)
             event.record(self.stream)
             batch.ready = event
+        elif batch.ready is None:
+            batch.ready = self.ctx.ready  # a host-only node's new batch still needs the input's event
         for channel in channels[1:]:
             channel.put(batch.copy())  # every extra consumer gets lists of its own
         if channels:
@@ -338,12 +345,13 @@ class _Runner:
                 ctx.ready = item.ready
                 if stream is not None and item.ready is not None:
                     stream.wait_event(item.ready)
+                frames = len(item.frames)  # counted before process, which may edit the batch
                 t0 = clock()
                 try:
                     out = node.process(item, ctx)
                     stats.busy += clock() - t0
                     stats.batches += 1
-                    stats.frames += len(item.frames)
+                    stats.frames += frames
                     if out is not None:
                         self.emit(out)
                 except _Aborted:

@@ -98,21 +98,22 @@ class VideoSourceNode(Source):
     def _decode(self, source_id: int, path: str, ctx: NodeContext) -> Iterator[Frame]:
         frame_num, offset_ns = 0, 0
         while True:
-            last_pts = 0
+            last_pts = step_ns = 0
             with self._open(path) as container:
                 track = container.streams.video[0]
                 track.thread_type = "AUTO"
                 for decoded in container.decode(track):
                     seconds = decoded.time if decoded.time is not None else 0.0
-                    last_pts = offset_ns + round(seconds * 1e9)
+                    pts = offset_ns + round(seconds * 1e9)
+                    step_ns, last_pts = pts - last_pts, pts
                     image = decoded.to_ndarray(format="rgb24")
                     if ctx.stream is not None:
                         image = ctx.xp.asarray(image)
-                    yield Frame(source_id, frame_num, last_pts, decoded.width, decoded.height, image)
+                    yield Frame(source_id, frame_num, pts, decoded.width, decoded.height, image)
                     frame_num += 1
             if not self.params.loop or frame_num == 0:
                 return
-            offset_ns = last_pts + 1
+            offset_ns = last_pts + max(step_ns, 1)  # the next pass starts one frame later
 
 
 @hookimpl

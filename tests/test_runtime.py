@@ -14,7 +14,7 @@ from pathlib import Path
 import helpers_nodes as h
 import pytest
 
-from dsflow import NodeError, Runtime, run_graph
+from dsflow import NodeError, Runtime, load_graph, run_graph
 
 
 @pytest.fixture
@@ -608,3 +608,21 @@ def test_ctrl_c_drains_the_graph_and_exits_with_2(tmp_path: Path, write_graph):
     for nums in frames.values():
         assert len(nums) >= 10
         assert nums == list(range(len(nums)))  # drained: nothing produced was lost on the way
+
+
+def test_node_stats_count_the_frames_a_node_received_even_if_it_drops_some(tmp_path, write_graph):
+    (tmp_path / "steps.py").write_text("def keep_even(batch):\n    batch.frames[:] = batch.frames[::2]\n")
+    graph = load_graph(
+        write_graph(
+            f"""
+            nodes:
+              - {{name: src, type: source.testpattern, params: {{frames: 10, width: 8, height: 8, batch-size: 2}}}}
+              - {{name: thin, type: python, input: src, params: {{function: "{tmp_path / 'steps.py'}:keep_even"}}}}
+              - {{name: out, type: sink.null, input: thin}}
+            """
+        )
+    )
+    result = run_graph(graph, device="cpu")
+    stats = {s.name: s for s in result.nodes}
+    assert result.error is None
+    assert (stats["thin"].frames, stats["out"].frames) == (10, 5)

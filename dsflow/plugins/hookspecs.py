@@ -13,7 +13,7 @@ an error naming both. No hook is ever called per batch: the per-batch path calls
 registered objects directly.
 
 The registered callables receive what nvinfer's C interface receives, as Python objects
-(see :mod:`dsflow.model`): the output layers with names, dims, dtypes and arrays, the
+(the ``dsflow.model`` types named below arrive with the infer and parse nodes): the output layers with names, dims, dtypes and arrays, the
 network's input size, the per-class detection parameters, the node's CUDA stream and the
 array module (NumPy or CuPy). The same names resolve to symbols of a ``custom-lib-path``
 shared library when no Python implementation has them.
@@ -84,8 +84,9 @@ def dsflow_register_segmentation_parsers() -> dict[str, Callable[..., Any]]:
     """Return semantic-segmentation parsers by name, chosen with ``parse-segmentation-func-name``.
 
     Called as ``parser(outputs, network, threshold, *, xp, stream)``; returns a class map
-    ``(H, W)`` int array and optionally per-class probabilities. nvinfer has no such hook
-    (it only has the built-in parser); dsflow adds it.
+    ``(H, W)`` int array and optionally per-class probabilities. Gst-nvinfer only runs its
+    built-in segmentation parser; DeepStream declares ``NvDsInferSemSegmentationParseCustomFunc``
+    for nvinferserver, and dsflow offers the hook for every infer node.
     """
 
 
