@@ -18,7 +18,6 @@ from dsflow.errors import DsflowError, ExitCode, UsageError
 from dsflow.graph import Graph, load_graph
 from dsflow.params import param_specs
 from dsflow.plugins.manager import PluginManager
-from dsflow.plugins.registry import FAMILIES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -196,4 +195,3 @@ _COMMANDS = {
     "plugins": _cmd_plugins,
     "nodes": _cmd_nodes,
 }
-_ = FAMILIES  # families are listed in `dsflow plugins` through PluginInfo.provides

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import numpy as np
 
 from dsflow import (
@@ -35,6 +37,7 @@ from dsflow import (
     hookimpl,
     load_graph_text,
     param,
+    run_graph,
 )
 
 # -- what nodes record -----------------------------------------------------------------------
@@ -318,3 +321,17 @@ def write_video(
         for packet in stream.encode(None):
             container.mux(packet)
     return path
+
+
+@pytest.fixture
+def log():
+    """A fresh event log for one test, dropped afterwards."""
+    log = new_log()
+    yield log
+    drop_log(log)
+
+
+def run_on_cpu(graph, **kwargs):
+    """Run on the CPU (also on a machine with a GPU, where 'auto' would pick it)."""
+    kwargs.setdefault("device", "cpu")
+    return run_graph(graph, **kwargs)

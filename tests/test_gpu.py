@@ -184,11 +184,7 @@ def gpu_graph(text: str, log: h.Log) -> Any:
     return load_graph_text(textwrap.dedent(text).replace("$TAG", log.tag), plugins=pm)
 
 
-@pytest.fixture
-def log():
-    log = h.new_log()
-    yield log
-    h.drop_log(log)
+log = h.log  # the shared fixture
 
 
 @pytest.mark.requires_cuda

@@ -15,22 +15,14 @@ import helpers_nodes as h
 import numpy as np
 import pytest
 
-from dsflow import ConfigError, NodeError, run_graph
+from dsflow import ConfigError, NodeError
 
 RED, GREEN, BLUE = (220, 40, 40), (40, 220, 40), (40, 40, 220)
 YELLOW, CYAN = (220, 220, 40), (40, 220, 220)
 
 
-@pytest.fixture
-def log():
-    log = h.new_log()
-    yield log
-    h.drop_log(log)
-
-
-def run(graph, **kwargs):
-    kwargs.setdefault("device", "cpu")
-    return run_graph(graph, **kwargs)
+log = h.log  # the shared fixture
+run = h.run_on_cpu
 
 
 def frames_of(log: h.Log, node: str = "out"):

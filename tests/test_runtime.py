@@ -17,17 +17,8 @@ import pytest
 from dsflow import NodeError, Runtime, load_graph, run_graph
 
 
-@pytest.fixture
-def log():
-    log = h.new_log()
-    yield log
-    h.drop_log(log)
-
-
-def run(graph, **kwargs):
-    """Run on the CPU (also on a machine with a GPU, where 'auto' would pick it)."""
-    kwargs.setdefault("device", "cpu")
-    return run_graph(graph, **kwargs)
+log = h.log  # the shared fixture
+run = h.run_on_cpu
 
 
 def by_stream(frames: list[tuple[int, int]]) -> dict[int, list[int]]:
