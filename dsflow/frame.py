@@ -24,6 +24,8 @@ class Attribute:
     """Probability of the result."""
     name: str = ""
     """Which attribute this is, e.g. ``"color"`` (one classifier may give several)."""
+    index: int = 0
+    """Index of the attribute: the classifier output layer it came from (``attributeIndex``)."""
     component_id: int = 0
     """``gie-unique-id`` of the stage that attached it."""
 

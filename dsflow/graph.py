@@ -15,7 +15,7 @@ import networkx as nx
 
 from dsflow.errors import ConfigError, GraphError, PluginError, UsageError, did_you_mean
 from dsflow.node import Node, Source
-from dsflow.params import build_params, check_value
+from dsflow.params import check_value
 from dsflow.plugins.manager import PluginManager
 from dsflow.yamlfile import Location, MarkedDict, MarkedList, load_file, load_text, marked
 
@@ -133,6 +133,7 @@ def build_graph(
         nodes[spec.name] = spec
     edges = [edge for entry in entries for edge in _edges(entry, nodes)]
     _check_wiring(nodes, edges)
+    nodes, edges = _expand(nodes, edges)
     device = _setting(doc, "device", str, "auto")
     if device not in DEVICES:
         msg = f"{doc.at('device')}: 'device' must be one of {', '.join(DEVICES)} (got {device!r})"
@@ -204,7 +205,7 @@ def _node_spec(entry: MarkedDict, pm: PluginManager) -> NodeSpec:
             f"(got {_kind_of(params)})"
         )
         raise ConfigError(msg)
-    params = build_params(node_type.Params, params, f"node {name!r}")
+    params = node_type.parse_params(params, f"node {name!r}", pm.registry)
     return NodeSpec(name, kind, node_type, params, entry.where)
 
 
@@ -291,6 +292,36 @@ def _check_wiring(nodes: dict[str, NodeSpec], edges: list[Edge]) -> None:
     closing = wiring.edges[cycle[-1][0], cycle[-1][1]]["edge"]
     msg = f"{closing.where}: the graph has a cycle: {path}"
     raise GraphError(msg)
+
+
+def _expand(nodes: dict[str, NodeSpec], edges: list[Edge]) -> tuple[dict[str, NodeSpec], list[Edge]]:
+    """Replace composite nodes (e.g. ``nvinfer``) by the chain of nodes they stand for."""
+    expanded: dict[str, NodeSpec] = {}
+    first: dict[str, str] = {}
+    last: dict[str, str] = {}
+    chains: list[Edge] = []
+    for name, spec in nodes.items():
+        parts = spec.node_type.expand(spec.params)
+        if not parts:
+            expanded[name] = spec
+            continue
+        names = [f"{name}/{suffix}" for suffix, _, _ in parts]
+        for part_name, (_, node_type, params) in zip(names, parts):
+            expanded[part_name] = NodeSpec(part_name, node_type.kind, node_type, params, spec.where)
+        for a, b in zip(names, names[1:]):
+            a_port = expanded[a].node_type.outputs[0].name
+            b_port = expanded[b].node_type.inputs[0].name
+            chains.append(Edge(a, a_port, b, b_port, spec.where))
+        first[name], last[name] = names[0], names[-1]
+    rewired = []
+    for e in edges:
+        src, src_port, dst, dst_port = e.src, e.src_port, e.dst, e.dst_port
+        if src in last:
+            src = last[src]
+        if dst in first:
+            dst = first[dst]
+        rewired.append(Edge(src, src_port, dst, dst_port, e.where))
+    return expanded, rewired + chains
 
 
 def _check_keys(mapping: MarkedDict, allowed: tuple[str, ...], what: str) -> None:

@@ -11,9 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dsflow.frame import Batch
+from dsflow.params import build_params
+
+if TYPE_CHECKING:
+    from dsflow.plugins.registry import Registry
+    from dsflow.yamlfile import MarkedDict
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,23 @@ class Node:
     def __init__(self, name: str, params: Any) -> None:
         self.name = name
         self.params = params
+
+    @classmethod
+    def parse_params(cls, values: MarkedDict, owner: str, registry: Registry) -> Any:
+        """Check the ``params`` mapping of a graph file; the default builds ``Params``.
+
+        Node types whose parameters are not a fixed set (e.g. ``nvinfer``, which takes any
+        nvinfer config key) override this. ``registry`` resolves names given in the params.
+        """
+        return build_params(cls.Params, values, owner)
+
+    @classmethod
+    def expand(cls, params: Any) -> list[tuple[str, type[Node], Any]] | None:
+        """For composite node types: the ``(suffix, node type, params)`` chain this node stands for.
+
+        The graph replaces such a node by nodes named ``NAME/suffix`` connected in order.
+        """
+        return None
 
     def start(self, ctx: NodeContext) -> None:
         """Open files, load models. Runs once, before the first batch."""

@@ -27,6 +27,8 @@ class Location:
     def __str__(self) -> str:
         if not self.line:
             return self.file
+        if not self.col:
+            return f"{self.file}:{self.line}"
         return f"{self.file}:{self.line}:{self.col}"
 
 

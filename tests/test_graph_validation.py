@@ -276,8 +276,8 @@ def test_unknown_node_type_with_a_close_match() -> None:
 def test_unknown_node_type_lists_the_known_ones(pm: PluginManager) -> None:
     message = error("nodes:\n  - name: camera\n    type: webcam\n", pm=pm)
     assert message == (
-        "graph.yaml:3:11: node 'camera': unknown node type 'webcam' (known types: python, sink.jsonl, sink.null, "
-        "source.images, source.testpattern, source.video, test.merge, test.split, test.types)"
+        "graph.yaml:3:11: node 'camera': unknown node type 'webcam' (known types: nvinfer, nvinfer.infer, nvinfer.parse, "
+        "nvinfer.preprocess, python, sink.jsonl, sink.null, source.images, source.testpattern, source.video, test.merge, test.split, test.types)"
     )
 
 

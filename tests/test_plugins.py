@@ -158,8 +158,8 @@ def test_graph_without_the_plugin_loaded(example_site: Path, tmp_path: Path) -> 
     result = dsflow_cli("validate", path, path=[example_site], autoload=False)
     assert_fails(
         result,
-        f"{path}:3:23: node 'tag': unknown node type 'example.tag' (known types: python, sink.jsonl, sink.null, "
-        "source.images, source.testpattern, source.video)",
+        f"{path}:3:23: node 'tag': unknown node type 'example.tag' (known types: nvinfer, nvinfer.infer, "
+        "nvinfer.parse, nvinfer.preprocess, python, sink.jsonl, sink.null, source.images, source.testpattern, source.video)",
     )
 
 
@@ -415,16 +415,18 @@ def test_hook_that_raises() -> None:
 
 
 def test_lookup_of_a_registered_name() -> None:
-    registry = manager(acme=Provides([Stamp], {"yolo8": yolo, "ssd": ssd})).registry
-    assert registry.lookup("bbox_parsers", "ssd") is ssd
+    registry = manager(acme=Provides([Stamp], {"acme-yolo8": yolo, "acme-ssd": ssd})).registry
+    assert registry.lookup("bbox_parsers", "acme-ssd") is ssd
     assert registry.lookup("nodes", "test.stamp") is Stamp
 
 
 def test_lookup_of_an_unknown_name_with_a_close_match() -> None:
-    registry = manager(acme=Provides(bbox_parsers={"yolo8": yolo, "ssd": ssd})).registry
+    registry = manager(acme=Provides(bbox_parsers={"acme-yolo8": yolo, "acme-ssd": ssd})).registry
     with pytest.raises(PluginError) as info:
-        registry.lookup("bbox_parsers", "yolo")
-    assert str(info.value) == "unknown bbox parser 'yolo' (did you mean 'yolo8'?) (available: ssd, yolo8)"
+        registry.lookup("bbox_parsers", "acme-yolo")
+    message = str(info.value)
+    assert message.startswith("unknown bbox parser 'acme-yolo' (did you mean 'acme-yolo8'?) (available: ")
+    assert "acme-ssd, acme-yolo8" in message and "yolox" in message  # plugins' names next to the built-ins
 
 
 def test_lookup_of_an_unknown_name_lists_what_is_available() -> None:
@@ -433,7 +435,7 @@ def test_lookup_of_an_unknown_name_lists_what_is_available() -> None:
         registry.lookup("nodes", "camera")
     assert str(info.value) == (
         "unknown node type 'camera' "
-        "(available: python, sink.jsonl, sink.null, source.images, source.testpattern, source.video)"
+        "(available: nvinfer, nvinfer.infer, nvinfer.parse, nvinfer.preprocess, python, sink.jsonl, sink.null, source.images, source.testpattern, source.video)"
     )
 
 

@@ -25,6 +25,9 @@ BUILTIN_PLUGINS = (
     "dsflow.nodes.images",
     "dsflow.nodes.python_node",
     "dsflow.nodes.sinks",
+    "dsflow.nodes.nvinfer",
+    "dsflow.infer.engine",
+    "dsflow.infer.parsers",
 )
 """Modules registered before any third-party plugin, exactly like one."""
 

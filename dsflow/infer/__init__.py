@@ -1,0 +1,1 @@
+"""nvinfer semantics: config files, preprocessing, engines, output parsing and clustering."""

@@ -1,0 +1,171 @@
+"""nvinfer's preprocessing math: crop, scale (or letterbox), reorder channels, normalize, lay out.
+
+The order is nvinfer's: crop → resize into a zeroed uint8 canvas of the network size →
+channel order of the model → ``y = net-scale-factor · (x − mean)`` → NCHW or NHWC. Each
+sample also gets the geometry needed to map boxes back to the frame (:class:`Geometry`).
+
+This is the NumPy/OpenCV implementation; a CuPy one takes the same :class:`PreprocessSpec`
+and returns the same arrays, so the node's contract does not change on a GPU.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dsflow.errors import ConfigError
+
+RGB, BGR, GRAY = 0, 1, 2
+NCHW, NHWC = 0, 1
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """What one stage's preprocessing needs, from its config and its engine's input."""
+
+    width: int
+    height: int
+    channels: int
+    color_format: int = RGB
+    layout: int = NCHW
+    scale: float = 1.0
+    mean: np.ndarray | None = None
+    """``(H, W, C)`` mean image, or ``(C,)`` offsets, in network channel order; None for no mean."""
+    keep_aspect: bool = False
+    symmetric_padding: bool = False
+    interpolation: int = 0
+    """An OpenCV ``INTER_*`` flag."""
+    dtype: Any = np.float32
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Per sample: how network-input pixels map back to the frame.
+
+    ``frame = (net − pad) / ratio + origin``, per axis; ``origin`` is the parent object's
+    (unrounded) corner in secondary mode and 0 for full frames.
+    """
+
+    ratio: np.ndarray
+    """``(n, 2)`` ratio_x, ratio_y."""
+    pad: np.ndarray
+    """``(n, 2)`` offset_left, offset_top of the picture in the network input."""
+    origin: np.ndarray
+    """``(n, 2)``."""
+
+
+# nvinfer's scaling-filter values to OpenCV: 2 cubic, 3 super-sampling (area), 4 Lanczos; 5
+# is ignored by the GPU scaler and 6 ("default") is nearest on GPU and VIC.
+SCALING_FILTERS = {0: "INTER_NEAREST", 1: "INTER_LINEAR", 2: "INTER_CUBIC", 3: "INTER_AREA",
+                   4: "INTER_LANCZOS4", 5: "INTER_NEAREST", 6: "INTER_NEAREST"}  # fmt: skip
+
+
+def interpolation_flag(scaling_filter: int) -> int:
+    import cv2
+
+    return int(getattr(cv2, SCALING_FILTERS[scaling_filter]))
+
+
+def source_rects(rects: np.ndarray, frame_sizes: np.ndarray) -> np.ndarray:
+    """Crop rectangles as nvinfer takes them: left/top truncated then rounded up to even,
+    width/height truncated then rounded down to even, kept inside the frame.
+
+    ``rects`` is ``(n, 4)`` left, top, width, height; ``frame_sizes`` ``(n, 2)`` width, height.
+    """
+    r = np.maximum(rects, 0).astype(np.int64)
+    left = (r[:, 0] + 1) & ~1
+    top = (r[:, 1] + 1) & ~1
+    width = np.minimum(r[:, 2], frame_sizes[:, 0] - left) & ~1
+    height = np.minimum(r[:, 3], frame_sizes[:, 1] - top) & ~1
+    return np.stack([left, top, width, height], axis=1)
+
+
+def scaled_sizes(src_w: np.ndarray, src_h: np.ndarray, spec: PreprocessSpec) -> tuple[np.ndarray, ...]:
+    """Destination size, ratios and padding offsets of each sample (nvinfer §5.1 formulas)."""
+    w, h = spec.width, spec.height
+    src_w = np.asarray(src_w, np.float64)
+    src_h = np.asarray(src_h, np.float64)
+    if spec.keep_aspect:
+        fit_h = w * src_h / src_w
+        fit_w = h * src_w / src_h
+        by_width = fit_h <= h
+        dest_w = np.where(by_width, w, np.floor(fit_w)).astype(np.int64)
+        dest_h = np.where(by_width, np.floor(fit_h), h).astype(np.int64)
+    else:
+        dest_w = np.full(src_w.shape, w, np.int64)
+        dest_h = np.full(src_h.shape, h, np.int64)
+    ratio = np.stack([dest_w / src_w, dest_h / src_h], axis=1)
+    if spec.keep_aspect and spec.symmetric_padding:
+        pad = np.stack([(w - dest_w) // 2, (h - dest_h) // 2], axis=1)
+    else:
+        pad = np.zeros((len(dest_w), 2), np.int64)
+    return dest_w, dest_h, ratio, pad
+
+
+def preprocess(
+    images: Sequence[np.ndarray], rects: np.ndarray, origins: np.ndarray, spec: PreprocessSpec
+) -> tuple[np.ndarray, Geometry]:
+    """The network input for ``len(rects)`` samples, and their geometry.
+
+    ``images[i]`` is the RGB frame of sample ``i`` (``(H, W, 3)`` uint8); ``rects`` ``(n, 4)``
+    the source rectangle in it (already through :func:`source_rects`); ``origins`` ``(n, 2)``.
+    """
+    import cv2
+
+    n = len(rects)
+    dest_w, dest_h, ratio, pad = scaled_sizes(rects[:, 2], rects[:, 3], spec)
+    canvas = np.zeros((n, spec.height, spec.width, 3), np.uint8)
+    for i in range(n):  # one OpenCV resize per sample, straight into its place on the canvas
+        left, top, width, height = (int(v) for v in rects[i])
+        crop = images[i][top : top + height, left : left + width]
+        x, y = int(pad[i, 0]), int(pad[i, 1])
+        cv2.resize(crop, (int(dest_w[i]), int(dest_h[i])), dst=canvas[i, y : y + int(dest_h[i]), x : x + int(dest_w[i])],
+                   interpolation=spec.interpolation)  # fmt: skip
+    return normalize(canvas, spec), Geometry(ratio, pad.astype(np.float64), np.asarray(origins, np.float64))
+
+
+def normalize(canvas: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """``(n, H, W, 3)`` uint8 RGB → the network input: channel order, mean, scale, layout, dtype."""
+    if spec.color_format == BGR:
+        pixels = canvas[..., ::-1]
+    elif spec.color_format == GRAY:  # ITU-R BT.601 luma, as OpenCV's RGB2GRAY computes it
+        pixels = (canvas @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    else:
+        pixels = canvas
+    x = pixels.astype(np.float32)
+    if spec.mean is not None:
+        x -= spec.mean.astype(np.float32)
+    if spec.scale != 1.0:
+        x *= np.float32(spec.scale)
+    if spec.layout == NCHW:
+        x = x.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(x, dtype=spec.dtype)
+
+
+def read_mean_file(path: str, width: int, height: int, channels: int) -> np.ndarray:
+    """A PPM mean image (P6 binary or P3 ASCII) as ``(H, W, C)`` float32, bytes in file order."""
+    with open(path, "rb") as f:
+        data = f.read()
+    header = re.match(rb"(P[36])\s+(?:#[^\n]*\n\s*)*(\d+)\s+(?:#[^\n]*\n\s*)*(\d+)\s+(?:#[^\n]*\n\s*)*(\d+)\s", data)
+    if header is None:
+        msg = f"{path}: mean-file: expected a PPM image (P6 or P3)"
+        raise ConfigError(msg)
+    magic, w, h, maxval = header.group(1), int(header.group(2)), int(header.group(3)), int(header.group(4))
+    if (w, h) != (width, height):
+        msg = f"{path}: mean-file: the image is {w}x{h}, the network input is {width}x{height}"
+        raise ConfigError(msg)
+    body = data[header.end() :]
+    if magic == b"P6":
+        dtype = np.uint8 if maxval < 256 else np.dtype(">u2")
+        values = np.frombuffer(body, dtype, count=w * h * 3)
+    else:
+        values = np.array(body.split()[: w * h * 3], np.float32)
+    if values.size != w * h * 3:
+        msg = f"{path}: mean-file: expected {w * h * 3} values, the file has {values.size}"
+        raise ConfigError(msg)
+    mean = values.reshape(h, w, 3).astype(np.float32)
+    return mean[..., :channels]

@@ -1,0 +1,411 @@
+"""nvinfer as graph nodes: ``nvinfer`` (one node per config) and its stages.
+
+``nvinfer`` expands, when the graph is loaded, into ``nvinfer.preprocess`` →
+``nvinfer.infer`` → ``nvinfer.parse`` named ``NAME/preprocess``, ``NAME/infer`` and
+``NAME/parse``; each stage runs in its own thread, so preprocessing, inference and parsing of
+consecutive batches overlap. The stages can also be written separately with the same params.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dsflow import Batch, NodeContext, ObjectMeta, hookimpl, param
+from dsflow.errors import ConfigError, PluginError
+from dsflow.infer import config as nvconfig
+from dsflow.infer.cluster import ClusterMode, apply_object_filters, cluster
+from dsflow.infer.config import InferConfig
+from dsflow.infer.engine import open_engine
+from dsflow.infer.labels import attribute_label, detector_label, read_labels
+from dsflow.infer.preprocess import (
+    NCHW,
+    NHWC,
+    PreprocessSpec,
+    interpolation_flag,
+    preprocess,
+    read_mean_file,
+    source_rects,
+)
+from dsflow.infer.stage import (
+    Samples,
+    SegmentationMeta,
+    TensorMeta,
+    segmentation_key,
+    stage_key,
+    tensor_meta_key,
+)
+from dsflow.model import DetectionParams, Detections, Engine, Layer, NetworkInfo
+from dsflow.node import Node
+from dsflow.params import build_params
+from dsflow.plugins.registry import Registry
+from dsflow.yamlfile import MarkedDict
+
+log = logging.getLogger("dsflow.nvinfer")
+
+MIN_OBJECT_SIZE = 16
+"""nvinfer never crops objects smaller than this (``input-object-min-*`` raise it)."""
+
+# Parser family and default name per network-type (nvinfer's built-in parsers when no name is set).
+PARSERS = {
+    nvconfig.DETECTOR: ("bbox_parsers", "parse-bbox-func-name", "detectnet"),
+    nvconfig.CLASSIFIER: ("classifier_parsers", "parse-classifier-func-name", "softmax"),
+    nvconfig.SEGMENTATION: ("segmentation_parsers", "parse-segmentation-func-name", "argmax"),
+    nvconfig.INSTANCE_SEGMENTATION: ("instance_mask_parsers", "parse-bbox-instance-mask-func-name", None),
+}
+
+
+@dataclass(frozen=True)
+class NvInferParams:
+    """The dsflow parameters of the nvinfer node types.
+
+    Any nvinfer ``[property]`` key (``onnx-file``, ``network-type``...) can be written next to
+    them, and ``class-attrs-all`` / ``class-attrs-N`` as mappings; they override the keys of
+    ``config``.
+    """
+
+    config: str | None = param(None, doc="DeepStream nvinfer config file (key-file .txt, or .yml/.yaml).")
+    backend: str = param("onnxruntime", doc="Engine backend that runs onnx-file.")
+    threads: int = param(0, doc="Intra-op threads of the onnxruntime backend; 0 lets it choose (one per core).")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One inference stage as its three nodes share it: checked config, parser and labels."""
+
+    config: InferConfig
+    options: NvInferParams
+    registry: Registry
+    parser: Callable[..., Any] | None
+    labels: list[list[str]]
+
+    def engine(self, ctx: NodeContext) -> Engine:
+        return open_engine(self.config, self.registry, backend=self.options.backend, device=ctx.device,
+                           stream=ctx.stream, threads=self.options.threads)  # fmt: skip
+
+
+def stage_from_params(values: MarkedDict, owner: str, registry: Registry) -> Stage:
+    """Check a node's params: dsflow's own, then the nvinfer keys of its config file and inline."""
+    own = {k: v for k, v in values.items() if k in ("config", "backend", "threads")}
+    own_values = MarkedDict(own)
+    own_values.where, own_values.key_where, own_values.value_where = values.where, values.key_where, values.value_where
+    options: NvInferParams = build_params(NvInferParams, own_values, owner)
+    base_dir = Path(values.where.file).parent
+    sources = []
+    if options.config:
+        path = options.config if Path(options.config).is_absolute() else str(base_dir / options.config)
+        if not Path(path).is_file():
+            msg = f"{values.at('config')}: {owner}: nvinfer config file not found: {path}"
+            raise ConfigError(msg)
+        sources.append(nvconfig.read_config_file(path))
+    sources.append(nvconfig.read_inline(values, f"{values.where.file}", base_dir, skip=own))
+    cfg = nvconfig.build_config(*sources, origin=sources[0].origin)
+    if options.backend not in registry.tables["engine_backends"]:
+        known = ", ".join(sorted(registry.tables["engine_backends"]))
+        msg = f"{values.at('backend')}: {owner}: unknown backend {options.backend!r} (available: {known})"
+        raise ConfigError(msg)
+    return Stage(cfg, options, registry, _parser(cfg, registry), read_labels(cfg["labelfile-path"]))
+
+
+def _parser(cfg: InferConfig, registry: Registry) -> Callable[..., Any] | None:
+    if cfg.network_type not in PARSERS:
+        return None  # network-type 100: tensors only
+    family, key, default = PARSERS[cfg.network_type]
+    name = cfg[key] or default
+    try:
+        return registry.lookup(family, name)  # type: ignore[no-any-return]
+    except PluginError as exc:
+        hint = ""
+        if cfg["custom-lib-path"]:
+            hint = f"; functions of custom-lib-path libraries ({cfg['custom-lib-path']}) cannot be called yet"
+        raise cfg.error(key, f"{exc}{hint}") from None
+
+
+class _StageNode(Node):
+    Params = NvInferParams
+
+    @classmethod
+    def parse_params(cls, values: MarkedDict, owner: str, registry: Registry) -> Stage:
+        return stage_from_params(values, owner, registry)
+
+    @property
+    def stage(self) -> Stage:
+        return self.params  # type: ignore[no-any-return]
+
+    @property
+    def key(self) -> str:
+        return stage_key(self.stage.config.unique_id)
+
+
+class NvInferNode(_StageNode):
+    """Runs a model the way DeepStream's Gst-nvinfer does, from an nvinfer config.
+
+    ``params: {config: pgie.txt}`` is enough for a DeepStream config; keys can also be written
+    inline. Expands into ``NAME/preprocess`` → ``NAME/infer`` → ``NAME/parse``.
+    """
+
+    kind = "nvinfer"
+
+    @classmethod
+    def expand(cls, params: Stage) -> list[tuple[str, type[Node], Any]]:
+        return [("preprocess", PreprocessNode, params), ("infer", InferNode, params), ("parse", ParseNode, params)]
+
+
+class PreprocessNode(_StageNode):
+    """Crops, scales and normalizes frames (primary) or objects (secondary) into the network input."""
+
+    kind = "nvinfer.preprocess"
+
+    def start(self, ctx: NodeContext) -> None:
+        cfg = self.stage.config
+        engine = self.stage.engine(ctx)
+        self.spec, self.input_name = _preprocess_spec(cfg, engine)
+        self.network = NetworkInfo(self.spec.width, self.spec.height, self.spec.channels)
+        self.batches_seen = 0
+        if cfg.secondary and cfg["classifier-async-mode"] and cfg.network_type == nvconfig.CLASSIFIER:
+            log.warning("%s: classifier-async-mode skips untracked objects, as nvinfer does: without a tracker, "
+                        "nothing is classified", cfg.where("classifier-async-mode"))  # fmt: skip
+
+    def process(self, batch: Batch, ctx: NodeContext) -> Batch:
+        cfg = self.stage.config
+        if cfg.secondary:
+            rows = self._select_objects(batch)
+        else:
+            due = self.batches_seen % (cfg["interval"] + 1) == 0
+            self.batches_seen += 1
+            rows = [(i, None) for i in range(len(batch.frames))] if due else []
+        if not rows:
+            return batch
+        frame_index = [i for i, _ in rows]
+        objects = [obj for _, obj in rows]
+        host = {i: ctx.to_host(batch.frames[i].image) for i in dict.fromkeys(frame_index)}
+        sizes = np.array([(batch.frames[i].width, batch.frames[i].height) for i in frame_index], np.int64)
+        if cfg.secondary:
+            rects = np.array([(o.left, o.top, o.width, o.height) for o in objects], np.float64)
+            origins = rects[:, :2]
+        else:
+            rects = np.concatenate([np.zeros_like(sizes), sizes], axis=1).astype(np.float64)
+            origins = np.zeros((len(rows), 2))
+        tensor, geometry = preprocess([host[i] for i in frame_index], source_rects(rects, sizes), origins, self.spec)
+        batch.tensors[self.key] = Samples(
+            cfg.unique_id, self.network, frame_index, objects, geometry, {self.input_name: tensor}
+        )
+        return batch
+
+    def _select_objects(self, batch: Batch) -> list[tuple[int, ObjectMeta]]:
+        """nvinfer's ``should_infer_object``, for every object of every frame."""
+        cfg = self.stage.config
+        gie = cfg["operate-on-gie-id"]
+        classes = set(cfg["operate-on-class-ids"] or ())
+        min_w = max(MIN_OBJECT_SIZE, cfg["input-object-min-width"])
+        min_h = max(MIN_OBJECT_SIZE, cfg["input-object-min-height"])
+        max_w, max_h = cfg["input-object-max-width"], cfg["input-object-max-height"]
+        skip_untracked = cfg["classifier-async-mode"] and cfg.network_type == nvconfig.CLASSIFIER
+        return [
+            (i, obj)
+            for i, frame in enumerate(batch.frames)
+            for obj in frame.objects
+            if (gie < 0 or obj.component_id == gie)
+            and obj.width >= min_w and obj.height >= min_h
+            and not (max_w > 0 and obj.width > max_w) and not (max_h > 0 and obj.height > max_h)
+            and (not classes or obj.class_id in classes)
+            and not (skip_untracked and obj.object_id < 0)
+        ]  # fmt: skip
+
+
+def _preprocess_spec(cfg: InferConfig, engine: Engine) -> tuple[PreprocessSpec, str]:
+    """Network size, layout and dtype from the engine's first input, checked against the config."""
+    if len(engine.inputs) != 1:
+        names = ", ".join(s.name for s in engine.inputs[1:])
+        raise ConfigError(
+            f"{cfg.origin}: the model has inputs besides the image ({names}); "
+            "non-image inputs need an input-layer initializer (NvDsInferInitializeInputLayers), not supported yet"
+        )
+    spec = engine.inputs[0]
+    shape = spec.sample_shape
+    if len(shape) != 3:
+        raise ConfigError(f"{cfg.origin}: the model input {spec.name!r} has shape {spec.shape}; expected an image (N, C, H, W) or (N, H, W, C)")
+    if "network-input-order" in cfg:
+        layout = cfg["network-input-order"]
+    else:  # from the engine: channels first when the first dim looks like channels
+        layout = NCHW if shape[0] in (1, 3, 4) or (shape[0] is None and shape[2] not in (1, 3, 4)) else NHWC
+    c, h, w = shape if layout == NCHW else (shape[2], shape[0], shape[1])
+    dims = cfg["infer-dims"]
+    if dims:
+        for name, got, want in (("channels", c, dims[0]), ("height", h, dims[1]), ("width", w, dims[2])):
+            if got is not None and got != want:
+                raise cfg.error("infer-dims", f"{name} {want} does not match the model input {spec.name!r} {spec.shape}")
+        c, h, w = dims
+    if None in (c, h, w):
+        raise cfg.error("infer-dims", f"the model input {spec.name!r} {spec.shape} has dynamic sizes: set infer-dims c;h;w")
+    color = cfg["model-color-format"]
+    if (color == 2) != (c == 1):
+        raise cfg.error("model-color-format", f"{color} does not fit a model input with {c} channels")
+    scale = cfg["net-scale-factor"]
+    mean = None
+    if cfg["mean-file"]:
+        mean = read_mean_file(cfg["mean-file"], w, h, c)
+    elif cfg["offsets"] and scale > 0:  # nvinfer ignores the offsets with a scale ≤ 0
+        if len(cfg["offsets"]) != c:
+            raise cfg.error("offsets", f"{len(cfg['offsets'])} values for a model with {c} channels")
+        mean = np.array(cfg["offsets"], np.float32)
+    dtype = spec.dtype if spec.dtype.kind == "f" else np.dtype(np.float32)
+    return PreprocessSpec(
+        width=w, height=h, channels=c, color_format=color, layout=layout, scale=scale if scale > 0 else 1.0,
+        mean=mean, keep_aspect=cfg["maintain-aspect-ratio"], symmetric_padding=cfg["symmetric-padding"],
+        interpolation=interpolation_flag(cfg["scaling-filter"]), dtype=dtype,
+    ), spec.name  # fmt: skip
+
+
+class InferNode(_StageNode):
+    """Runs the stage's engine on the rows the preprocess node prepared, ``batch-size`` at a time."""
+
+    kind = "nvinfer.infer"
+
+    def start(self, ctx: NodeContext) -> None:
+        self.engine = self.stage.engine(ctx)
+        cfg = self.stage.config
+        self.limit = min(cfg["batch-size"], self.engine.max_batch_size or cfg["batch-size"])
+        self._check_output_names(cfg)
+
+    def _check_output_names(self, cfg: InferConfig) -> None:
+        names = {o.name for o in self.engine.outputs}
+        missing = [n for n in cfg["output-blob-names"] or () if n not in names]
+        if missing:
+            log.warning("%s: warning: output-blob-names %s are not outputs of the model (outputs: %s)",
+                        cfg.where("output-blob-names"), ", ".join(missing), ", ".join(sorted(names)))  # fmt: skip
+
+    def process(self, batch: Batch, ctx: NodeContext) -> Batch:
+        samples = batch.tensors.get(self.key)
+        if samples is None:
+            return batch
+        (name, x), *_ = samples.inputs.items()
+        fixed = self.engine.max_batch_size
+        parts: list[dict[str, Any]] = []
+        for start in range(0, len(x), self.limit):
+            chunk = x[start : start + self.limit]
+            n = len(chunk)
+            if fixed is not None and n < fixed:  # a fixed-batch model: pad the last chunk
+                chunk = np.concatenate([chunk, np.zeros((fixed - n, *chunk.shape[1:]), chunk.dtype)])
+            out = self.engine.infer({name: chunk}, ctx.stream)
+            parts.append({k: v[:n] for k, v in out.items()})
+        samples.outputs = parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return batch
+
+
+class ParseNode(_StageNode):
+    """Turns the outputs into objects (detectors), attributes (classifiers) or class maps (segmentation).
+
+    Detections go through the parser, nvinfer's clustering and filters, and back to frame
+    coordinates (the letterbox undone); secondary detectors' objects get the input object as parent.
+    """
+
+    kind = "nvinfer.parse"
+
+    def start(self, ctx: NodeContext) -> None:
+        cfg = self.stage.config
+        attrs = cfg.class_attrs
+        self.params_for_parser = DetectionParams(
+            len(attrs),
+            np.array([a.pre_cluster_threshold for a in attrs], np.float32),
+            np.array([a.post_cluster_threshold for a in attrs], np.float32),
+        )
+        if cfg.network_type == nvconfig.DETECTOR and not attrs:
+            log.warning("%s: warning: num-detected-classes is 0, so every detection is dropped (as in nvinfer)",
+                        cfg.where("num-detected-classes"))  # fmt: skip
+
+    def process(self, batch: Batch, ctx: NodeContext) -> Batch:
+        samples: Samples | None = batch.tensors.pop(self.key, None)
+        if samples is None:
+            return batch
+        cfg = self.stage.config
+        outputs = {k: ctx.to_host(v) for k, v in samples.outputs.items()}
+        names = list(outputs)
+        attach = {
+            nvconfig.DETECTOR: self._detections,
+            nvconfig.INSTANCE_SEGMENTATION: self._detections,
+            nvconfig.CLASSIFIER: self._attributes,
+            nvconfig.SEGMENTATION: self._segmentation,
+        }.get(cfg.network_type)
+        for row in range(len(samples)):
+            layers = [Layer(name, outputs[name][row], i) for i, name in enumerate(names)]
+            frame = batch.frames[samples.frame_index[row]]
+            obj = samples.objects[row]
+            if cfg["output-tensor-meta"]:
+                meta = TensorMeta(cfg.unique_id, {lay.name: lay.data for lay in layers}, samples.network,
+                                  cfg["maintain-aspect-ratio"])  # fmt: skip
+                (obj.tensors if obj is not None else frame.tensors)[tensor_meta_key(cfg.unique_id)] = meta
+            if attach is not None:
+                attach(layers, samples, row, frame, obj, ctx)
+        return batch
+
+    def _detections(self, layers: list[Layer], samples: Samples, row: int, frame: Any, parent: Any, ctx: NodeContext) -> None:
+        cfg = self.stage.config
+        assert self.stage.parser is not None
+        dets: Detections = self.stage.parser(layers, samples.network, self.params_for_parser, xp=np, stream=ctx.stream)
+        dets = cluster(dets, ClusterMode(cfg["cluster-mode"]), cfg.class_attrs)
+        if not len(dets):
+            return
+        g = samples.geometry
+        (ratio_x, ratio_y), (pad_x, pad_y), (origin_x, origin_y) = g.ratio[row], g.pad[row], g.origin[row]
+        mapped = Detections(
+            dets.class_id,
+            np.maximum((dets.left - pad_x) / ratio_x, 0),
+            np.maximum((dets.top - pad_y) / ratio_y, 0),
+            dets.width / ratio_x,
+            dets.height / ratio_y,
+            dets.confidence,
+            masks=dets.masks,
+            extra=dets.extra,
+        )
+        mapped = apply_object_filters(mapped, cfg.class_attrs, frame.height, frame.width,
+                                      cfg["filter-out-class-ids"] or (), cfg["crop-objects-to-roi-boundary"])  # fmt: skip
+        labels = self.stage.labels
+        masks = mapped.masks if cfg["output-instance-mask"] else None
+        extra_names = list(mapped.extra)
+        for i, (cid, left, top, width, height, conf) in enumerate(zip(
+            mapped.class_id.tolist(), (mapped.left + origin_x).tolist(), (mapped.top + origin_y).tolist(),
+            mapped.width.tolist(), mapped.height.tolist(), mapped.confidence.tolist(),
+        )):  # fmt: skip
+            frame.objects.append(ObjectMeta(
+                left, top, width, height, cid, conf, detector_label(labels, cid), cfg.unique_id, parent=parent,
+                mask=masks[i] if masks is not None else None,
+                extra={name: mapped.extra[name][i] for name in extra_names},
+            ))  # fmt: skip
+
+    def _attributes(self, layers: list[Layer], samples: Samples, row: int, frame: Any, obj: Any, ctx: NodeContext) -> None:
+        cfg = self.stage.config
+        assert self.stage.parser is not None
+        attributes = self.stage.parser(layers, samples.network, cfg["classifier-threshold"], xp=np, stream=ctx.stream)
+        for a in attributes:
+            a.label = a.label or attribute_label(self.stage.labels, a.index, a.class_id)
+            a.component_id = cfg.unique_id
+            a.name = a.name or (cfg["classifier-type"] or "")
+        if not any(a.label for a in attributes):
+            return  # nvinfer attaches nothing when no attribute has a label
+        if obj is None:  # a primary classifier: a full-frame object carries the result
+            obj = ObjectMeta(0.0, 0.0, float(frame.width), float(frame.height), -1, 1.0, "", cfg.unique_id)
+            frame.objects.append(obj)
+        obj.attributes.extend(attributes)
+
+    def _segmentation(self, layers: list[Layer], samples: Samples, row: int, frame: Any, obj: Any, ctx: NodeContext) -> None:
+        cfg = self.stage.config
+        assert self.stage.parser is not None
+        order = cfg["segmentation-output-order"]
+        class_map, probabilities = self.stage.parser(
+            layers, samples.network, cfg["segmentation-threshold"], xp=np, stream=ctx.stream, order=order
+        )
+        shape = layers[0].dims
+        classes = shape[0] if order == NCHW else shape[-1]
+        meta = SegmentationMeta(cfg.unique_id, int(classes), class_map, probabilities)
+        (obj.tensors if obj is not None else frame.tensors)[segmentation_key(cfg.unique_id)] = meta
+
+
+@hookimpl
+def dsflow_register_nodes() -> list[type]:
+    return [NvInferNode, PreprocessNode, InferNode, ParseNode]
