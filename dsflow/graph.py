@@ -34,6 +34,8 @@ class NodeSpec:
     node_type: type[Node]
     params: Any
     where: Location
+    part_of: tuple[str, str] | None = None
+    """``(name, type)`` of the composite node (e.g. ``nvinfer``) this node was expanded from."""
 
     def create(self) -> Node:
         """A fresh node instance for one run."""
@@ -307,7 +309,9 @@ def _expand(nodes: dict[str, NodeSpec], edges: list[Edge]) -> tuple[dict[str, No
             continue
         names = [f"{name}/{suffix}" for suffix, _, _ in parts]
         for part_name, (_, node_type, params) in zip(names, parts):
-            expanded[part_name] = NodeSpec(part_name, node_type.kind, node_type, params, spec.where)
+            expanded[part_name] = NodeSpec(
+                part_name, node_type.kind, node_type, params, spec.where, part_of=(name, spec.kind)
+            )
         for a, b in zip(names, names[1:]):
             a_port = expanded[a].node_type.outputs[0].name
             b_port = expanded[b].node_type.inputs[0].name

@@ -25,9 +25,16 @@ def to_text(graph: Graph) -> str:
 def to_dot(graph: Graph) -> str:
     """Graphviz DOT source (render with ``dot -Tsvg``)."""
     lines = [f"digraph {_quote(Path(graph.path).stem)} {{", "  rankdir=LR;", '  node [shape=box, style=rounded];']
-    for name, spec in graph.nodes.items():
-        label = _quote(name)[:-1] + "\\n" + _quote(spec.kind)[1:]  # DOT's own \n line break
-        lines.append(f"  {_quote(name)} [label={label}];")
+    for group, names in _groups(graph).items():
+        indent = "    " if group else "  "
+        if group:
+            lines.append(f"  subgraph {_quote('cluster_' + group[0])} {{")
+            lines.append(f"    label={_quote(f'{group[0]} ({group[1]})')}; style=dashed;")
+        for name in names:
+            label = _quote(name)[:-1] + "\\n" + _quote(graph.nodes[name].kind)[1:]  # DOT's own \n line break
+            lines.append(f"{indent}{_quote(name)} [label={label}];")
+        if group:
+            lines.append("  }")
     for e in graph.edges:
         label = _port_label(e, graph)
         lines.append(f"  {_quote(e.src)} -> {_quote(e.dst)}" + (f" [label={_quote(label)}];" if label else ";"))
@@ -39,8 +46,14 @@ def to_mermaid(graph: Graph) -> str:
     """A Mermaid flowchart (renders on GitHub and in many doc tools)."""
     ids = {name: f"n{i}" for i, name in enumerate(graph.nodes)}
     lines = ["flowchart LR"]
-    for name, spec in graph.nodes.items():
-        lines.append(f'  {ids[name]}["{name}<br/><i>{spec.kind}</i>"]')
+    for group, names in _groups(graph).items():
+        indent = "    " if group else "  "
+        if group:
+            lines.append(f'  subgraph {ids[names[0]]}g["{group[0]} ({group[1]})"]')
+        for name in names:
+            lines.append(f'{indent}{ids[name]}["{name}<br/><i>{graph.nodes[name].kind}</i>"]')
+        if group:
+            lines.append("  end")
     for e in graph.edges:
         label = _port_label(e, graph)
         arrow = f"-->|{label}|" if label else "-->"
@@ -86,6 +99,14 @@ def to_png(graph: Graph, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _groups(graph: Graph) -> dict[tuple[str, str] | None, list[str]]:
+    """Nodes by the composite node they were expanded from (``None``: written as they are)."""
+    groups: dict[tuple[str, str] | None, list[str]] = {}
+    for name, spec in graph.nodes.items():
+        groups.setdefault(spec.part_of, []).append(name)
+    return groups
 
 
 def _port_label(edge: Edge, graph: Graph) -> str:

@@ -331,3 +331,59 @@ def test_gpu_graph_gives_every_node_its_own_stream(log, tmp_path):
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(records) == 4
     assert [r[0] for r in log.values["total.results"]] == [0, 1]
+
+
+def _tile_model(path: str) -> None:
+    """A real model over the pixels: 8×8 average pooling of a (N, 3, 32, 48) input."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("AveragePool", ["input"], ["tiles"], kernel_shape=[8, 8], strides=[8, 8])],
+        "tiles",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 32, 48])],
+        [helper.make_tensor_value_info("tiles", TensorProto.FLOAT, ["N", 3, 4, 6])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.save(model, path)
+
+
+@pytest.mark.requires_cuda
+def test_nvinfer_on_device_frames_equals_the_cpu_run(log, tmp_path):
+    """Frames made on the GPU (CuPy) go through nvinfer's nodes like host frames do."""
+    from dsflow.infer.engine import clear_engine_cache
+    from dsflow.infer.stage import tensor_meta_key
+
+    _tile_model(str(tmp_path / "tiles.onnx"))
+    text = f"""
+        nodes:
+          - {{name: cam, type: source.testpattern, params: {{streams: 2, frames: 3, width: 96, height: 60}}}}
+          - name: tiles
+            type: nvinfer
+            input: cam
+            params:
+              onnx-file: {tmp_path / "tiles.onnx"}
+              gie-unique-id: 7
+              network-type: 100
+              output-tensor-meta: true
+              batch-size: 2
+              maintain-aspect-ratio: true
+              symmetric-padding: true
+              net-scale-factor: 0.0039215697906911373
+              offsets: [10, 20, 30]
+          - {{name: rec, type: test.record, input: tiles, params: {{tag: $TAG}}}}
+    """
+    runs = {}
+    for device in ("cpu", "gpu"):
+        clear_engine_cache()
+        log.batches.clear()
+        assert run_graph(gpu_graph(text, log), device=device).error is None
+        runs[device] = [
+            (f.source_id, f.frame_num, f.tensors[tensor_meta_key(7)].layers["tiles"])
+            for b in log.batches["rec"] for f in b.frames
+        ]  # fmt: skip
+    assert [r[:2] for r in runs["gpu"]] == [r[:2] for r in runs["cpu"]] == [(s, n) for n in range(3) for s in range(2)]
+    for (_, _, cpu), (_, _, gpu) in zip(runs["cpu"], runs["gpu"], strict=True):
+        assert cpu.shape == (3, 4, 6)
+        np.testing.assert_allclose(gpu, cpu, rtol=0, atol=1e-6)

@@ -78,7 +78,7 @@ def parse_picodet(
         centres = _centres(xp, network, stride, len(scores))
         score, class_id = scores.max(axis=1), scores.argmax(axis=1)
         keep = xp.nonzero(passes_pre_cluster(xp, class_id, score, params))[0]
-        logits = dist[keep].reshape(len(keep), 4, -1)
+        logits = dist[keep].reshape(len(keep), 4, dist.shape[1] // 4)
         weights = xp.exp(logits - logits.max(axis=2, keepdims=True))
         bins = xp.arange(logits.shape[2], dtype=xp.float32)
         distance = (weights * bins).sum(axis=2) / weights.sum(axis=2) * stride  # (k, 4): l, t, r, b
