@@ -79,7 +79,14 @@ def _object_record(obj: ObjectMeta, index: dict[int, int]) -> dict[str, Any]:
         "object_id": obj.object_id,
         "parent": index.get(id(obj.parent)) if obj.parent is not None else None,
         "attributes": [
-            {"name": a.name, "label": a.label, "class_id": a.class_id, "confidence": a.confidence} for a in obj.attributes
+            {
+                "name": a.name,
+                "label": a.label,
+                "class_id": a.class_id,
+                "confidence": a.confidence,
+                "component_id": a.component_id,
+            }
+            for a in obj.attributes
         ],
     }
     if obj.extra:

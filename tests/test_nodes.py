@@ -469,7 +469,7 @@ from dsflow import Attribute, ObjectMeta
 def add_objects(batch):
     for frame in batch.frames:
         car = ObjectMeta(10, 20, 30.5, 40, class_id=2, confidence=0.75, label="car", component_id=1, object_id=7)
-        car.attributes.append(Attribute("red", class_id=3, confidence=0.5, name="color"))
+        car.attributes.append(Attribute("red", class_id=3, confidence=0.5, name="color", component_id=3))
         car.extra["score"] = np.float32(0.25)
         car.extra["points"] = np.array([[1, 2], [3, 4]], dtype=np.int16)
         car.extra["count"] = np.int64(3)
@@ -526,7 +526,7 @@ def test_jsonl_records_frames_and_objects(tmp_path):
         "component_id": 1,
         "object_id": 7,
         "parent": None,
-        "attributes": [{"name": "color", "label": "red", "class_id": 3, "confidence": 0.5}],
+        "attributes": [{"name": "color", "label": "red", "class_id": 3, "confidence": 0.5, "component_id": 3}],
         "extra": {"score": 0.25, "points": [[1, 2], [3, 4]], "count": 3},
     }
     assert plate == {
