@@ -171,8 +171,8 @@ def _apply_overrides(entries: MarkedList, overrides: list[str] | tuple[str, ...]
         where = Location(f"--set {text}")
         value = marked(load_text(raw, where.file) if raw.strip() else "", where)
         params = entry.get("params")
-        if params is None:
-            params = entry["params"] = marked({}, where)
+        if params is None:  # located at the node, so paths in it stay relative to the graph file
+            params = entry["params"] = marked({}, entry.where)
             entry.key_where["params"] = entry.value_where["params"] = where
         if not isinstance(params, MarkedDict):
             continue  # the params error is reported with the node

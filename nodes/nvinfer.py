@@ -74,6 +74,10 @@ class NvInferParams:
     threads: int = param(0, doc="Intra-op threads of the onnxruntime backend; 0 lets it choose (one per core).")
 
 
+OWN_PARAMS = ("config", "backend", "threads")
+"""The params of nvinfer nodes that are not nvinfer keys."""
+
+
 @dataclass(frozen=True)
 class Stage:
     """One inference stage as its three nodes share it: checked config, parser and labels."""
@@ -91,7 +95,7 @@ class Stage:
 
 def stage_from_params(values: MarkedDict, owner: str, registry: Registry) -> Stage:
     """Check a node's params: dsflow's own, then the nvinfer keys of its config file and inline."""
-    own = {k: v for k, v in values.items() if k in ("config", "backend", "threads")}
+    own = {k: v for k, v in values.items() if k in OWN_PARAMS}
     own_values = MarkedDict(own)
     own_values.where, own_values.key_where, own_values.value_where = values.where, values.key_where, values.value_where
     options: NvInferParams = build_params(NvInferParams, own_values, owner)
@@ -103,12 +107,15 @@ def stage_from_params(values: MarkedDict, owner: str, registry: Registry) -> Sta
             msg = f"{values.at('config')}: {owner}: nvinfer config file not found: {path}"
             raise ConfigError(msg)
         sources.append(nvconfig.read_config_file(path))
-    sources.append(nvconfig.read_inline(values, f"{values.where.file}", base_dir, skip=own))
+    sources.append(nvconfig.read_inline(values, f"{values.where.file}", base_dir, skip=OWN_PARAMS))
     cfg = nvconfig.build_config(*sources, origin=sources[0].origin)
     if options.backend not in registry.tables["engine_backends"]:
         known = ", ".join(sorted(registry.tables["engine_backends"]))
         msg = f"{values.at('backend')}: {owner}: unknown backend {options.backend!r} (available: {known})"
         raise ConfigError(msg)
+    creator = cfg["engine-create-func-name"]
+    if creator and creator not in registry.tables["engine_creators"]:
+        _lookup(cfg, registry, "engine_creators", "engine-create-func-name", creator)
     return Stage(cfg, options, registry, _parser(cfg, registry), read_labels(cfg["labelfile-path"]))
 
 
@@ -116,7 +123,11 @@ def _parser(cfg: InferConfig, registry: Registry) -> Callable[..., Any] | None:
     if cfg.network_type not in PARSERS:
         return None  # network-type 100: tensors only
     family, key, default = PARSERS[cfg.network_type]
-    name = cfg[key] or default
+    return _lookup(cfg, registry, family, key, cfg[key] or default)
+
+
+def _lookup(cfg: InferConfig, registry: Registry, family: str, key: str, name: str) -> Callable[..., Any]:
+    """A named implementation; the error lists what is available (and says why libraries don't count yet)."""
     try:
         return registry.lookup(family, name)  # type: ignore[no-any-return]
     except PluginError as exc:

@@ -8,6 +8,7 @@ an actual inference session (names, dtypes and batch layout as an engine produce
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -82,3 +83,169 @@ def constant_layers(
     """Build a :func:`constant_model`, run it on zeros of ``input_shape`` and return sample ``sample``'s layers."""
     model = constant_model(outputs, input_shape)
     return sample_layers(run_model(model, np.zeros(input_shape, np.float32)), sample)
+
+
+# -- models whose outputs are functions of the picture (nvinfer node tests) -------------------------
+
+
+def _finish(nodes: list, name: str, inputs: list, outputs: list) -> bytes:
+    graph = helper.make_graph(nodes, name, inputs, outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="dsflow-tests")
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model, full_check=True)
+    return model.SerializeToString()
+
+
+def _const(nodes: list, name: str, value: np.ndarray) -> str:
+    """Append a Constant node making ``name``; returns the name."""
+    nodes.append(helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(value), name=name)))
+    return name
+
+
+def identity_model(
+    input_shape: Sequence[int | str | None],
+    *,
+    input_name: str = "input",
+    output_name: str = "output",
+    batch_output: bool = False,
+) -> bytes:
+    """A model whose output is its input (``Identity``): the preprocessed tensor itself comes back.
+
+    ``input_shape`` includes the batch dimension; ``None`` or a string makes a dimension dynamic.
+    With ``batch_output`` a second float output ``batch`` ``(N, 1)`` holds the batch size the model
+    ran with, so a test can see how the infer node cut its rows into chunks.
+    """
+    dims = [d if isinstance(d, int) else (d or f"d{i}") for i, d in enumerate(input_shape)]
+    x = helper.make_tensor_value_info(input_name, onnx.TensorProto.FLOAT, dims)
+    y = helper.make_tensor_value_info(output_name, onnx.TensorProto.FLOAT, dims)
+    nodes = [helper.make_node("Identity", [input_name], [output_name])]
+    outputs = [y]
+    if batch_output:
+        one = _const(nodes, "_one", np.array([1], np.int64))
+        nodes += [
+            helper.make_node("Shape", [input_name], ["_n"], start=0, end=1),
+            helper.make_node("Cast", ["_n"], ["_nf"], to=onnx.TensorProto.FLOAT),
+            helper.make_node("Concat", ["_n", one], ["_shape"], axis=0),
+            helper.make_node("Expand", ["_nf", "_shape"], ["batch"]),
+        ]
+        outputs.append(helper.make_tensor_value_info("batch", onnx.TensorProto.FLOAT, [dims[0], 1]))
+    return _finish(nodes, "identity", [x], outputs)
+
+
+@dataclass(frozen=True)
+class Band:
+    """One output row of :func:`blob_model`: the bounding box of the pixels of ``channel`` above ``threshold``."""
+
+    channel: int
+    threshold: float
+    score: float
+    class_id: int
+
+
+def blob_model(
+    bands: Sequence[Band],
+    size: tuple[int, int],
+    *,
+    channels: int = 3,
+    margin: float = 0.0,
+    layout: str = "yolo",
+    dynamic_batch: bool = True,
+) -> bytes:
+    """A detector computed by ONNX ops from the pixels: one row per band, ``(N, len(bands), 6)``.
+
+    For band ``k`` on an input ``(N, channels, H, W)`` (``size`` is ``(W, H)``): the columns and rows
+    holding a value ``> threshold`` of ``channel`` give the box ``x1 = first column − margin``,
+    ``x2 = last column + 1 + margin`` (likewise y); the score is ``score`` when such a pixel exists,
+    else 0. With no such pixel x1 = W, x2 = 0 (an empty box). ``layout='yolo'`` writes one output
+    ``output`` of rows (x1, y1, x2, y2, score, class), DeepStream-Yolo's contract; ``layout='mrcnn'``
+    writes TAO Mask R-CNN's ``generate_detections`` rows (y1, x1, y2, x2, class, score) and
+    ``mask_fcn_logits/BiasAdd`` ``(N, len(bands), 1, H, W)``: band ``k``'s 0/1 pixel mask.
+    """
+    if layout not in ("yolo", "mrcnn"):
+        msg = f"layout must be 'yolo' or 'mrcnn' (got {layout!r})"
+        raise ValueError(msg)
+    width, height = size
+    batch: str | int = "batch" if dynamic_batch else 1
+    nodes: list = []
+    ramp_x = _const(nodes, "_ramp_x", np.arange(1, width + 1, dtype=np.float32))  # column + 1
+    back_x = _const(nodes, "_back_x", np.arange(width, 0, -1, dtype=np.float32))  # W − column
+    ramp_y = _const(nodes, "_ramp_y", np.arange(1, height + 1, dtype=np.float32))
+    back_y = _const(nodes, "_back_y", np.arange(height, 0, -1, dtype=np.float32))
+    full_w = _const(nodes, "_w", np.array(width, np.float32))
+    full_h = _const(nodes, "_h", np.array(height, np.float32))
+    pad = _const(nodes, "_margin", np.array(margin, np.float32))
+    zero = _const(nodes, "_zero", np.array(0, np.float32))
+    rows, masks = [], []
+    for k, band in enumerate(bands):
+        p = f"_b{k}_"
+
+        def node(op: str, inputs: list[str], out: str, _p: str = p, **attrs: object) -> str:
+            nodes.append(helper.make_node(op, inputs, [_p + out], **attrs))
+            return _p + out
+
+        plane = node("Gather", ["input", _const(nodes, p + "c", np.array(band.channel, np.int64))], "plane", axis=1)
+        above = node("Greater", [plane, _const(nodes, p + "t", np.array(band.threshold, np.float32))], "above")
+        mask = node("Cast", [above], "mask", to=onnx.TensorProto.FLOAT)  # (N, H, W)
+        cols = node("ReduceMax", [mask], "cols", axes=[1], keepdims=0)  # (N, W): column has a pixel
+        lines = node("ReduceMax", [mask], "lines", axes=[2], keepdims=0)  # (N, H)
+        found = node("ReduceMax", [cols], "found", axes=[1], keepdims=1)  # (N, 1)
+
+        def last(has: str, ramp: str, axis: str) -> str:  # last index + 1, or 0
+            return node("ReduceMax", [node("Mul", [has, ramp], f"r{axis}")], f"last{axis}", axes=[1], keepdims=1)
+
+        def first(has: str, back: str, full: str, axis: str) -> str:  # first index, or the size
+            high = node("ReduceMax", [node("Mul", [has, back], f"b{axis}")], f"back{axis}", axes=[1], keepdims=1)
+            return node("Sub", [full, high], f"first{axis}")
+
+        x1 = node("Sub", [first(cols, back_x, full_w, "x"), pad], "x1")
+        y1 = node("Sub", [first(lines, back_y, full_h, "y"), pad], "y1")
+        x2 = node("Add", [last(cols, ramp_x, "x"), pad], "x2")
+        y2 = node("Add", [last(lines, ramp_y, "y"), pad], "y2")
+        score = node("Mul", [found, _const(nodes, p + "s", np.array(band.score, np.float32))], "score")
+        class_id = _const(nodes, p + "k", np.array(band.class_id, np.float32))
+        cls = node("Add", [node("Mul", [found, zero], "z"), class_id], "cls")
+        fields = [x1, y1, x2, y2, score, cls] if layout == "yolo" else [y1, x1, y2, x2, cls, score]
+        rows.append(node("Concat", fields, "row", axis=1))  # (N, 6)
+        masks.append(node("Unsqueeze", [mask, _const(nodes, p + "ax", np.array([1, 2], np.int64))], "m5"))
+    table = "output" if layout == "yolo" else "generate_detections"
+    flat = "_rows"
+    nodes.append(helper.make_node("Concat", rows, [flat], axis=1))
+    shape = _const(nodes, "_rows_shape", np.array([-1, len(bands), 6], np.int64))
+    nodes.append(helper.make_node("Reshape", [flat, shape], [table]))
+    x = helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [batch, channels, height, width])
+    outputs = [helper.make_tensor_value_info(table, onnx.TensorProto.FLOAT, [batch, len(bands), 6])]
+    if layout == "mrcnn":
+        name = "mask_fcn_logits/BiasAdd"
+        nodes.append(helper.make_node("Concat", masks, [name], axis=1))
+        mask_shape = [batch, len(bands), 1, height, width]
+        outputs.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, mask_shape))
+    return _finish(nodes, "blobs", [x], outputs)
+
+
+def channel_stats_model(size: tuple[int, int], channels: int = 3) -> bytes:
+    """A classifier computed from the picture: ``mean`` and ``peak`` ``(N, channels)``, the mean and the
+    maximum of each input channel (two output layers, so two attributes)."""
+    width, height = size
+    x = helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["batch", channels, height, width])
+    nodes = [
+        helper.make_node("ReduceMean", ["input"], ["mean"], axes=[2, 3], keepdims=0),
+        helper.make_node("ReduceMax", ["input"], ["peak"], axes=[2, 3], keepdims=0),
+    ]
+    outputs = [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, ["batch", channels]) for n in ("mean", "peak")]
+    return _finish(nodes, "channel_stats", [x], outputs)
+
+
+def segmentation_model(size: tuple[int, int], channels: int = 3, *, nhwc_output: bool = False) -> bytes:
+    """Semantic segmentation where class ``c``'s score at a pixel is input channel ``c`` there.
+
+    The output ``seg`` is ``(N, C, H, W)``, or ``(N, H, W, C)`` with ``nhwc_output``.
+    """
+    width, height = size
+    x = helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["batch", channels, height, width])
+    if nhwc_output:
+        nodes = [helper.make_node("Transpose", ["input"], ["seg"], perm=[0, 2, 3, 1])]
+        shape = ["batch", height, width, channels]
+    else:
+        nodes = [helper.make_node("Identity", ["input"], ["seg"])]
+        shape = ["batch", channels, height, width]
+    return _finish(nodes, "segmentation", [x], [helper.make_tensor_value_info("seg", onnx.TensorProto.FLOAT, shape)])

@@ -72,7 +72,7 @@ BBOX_NAMES = {
     "detectnet", "NvDsInferParseCustomResnet", "NvDsInferParseCustomSSD", "NvDsInferParseCustomTfSSD",
     "NvDsInferParseCustomFasterRCNN", "NvDsInferParseCustomYoloV3", "NvDsInferParseCustomYoloV3Tiny",
     "NvDsInferParseCustomYoloV2", "NvDsInferParseCustomYoloV2Tiny", "NvDsInferParseCustomNMSTLT",
-    "NvDsInferParseCustomBatchedNMSTLT", "NvDsInferParseYoloV5CustomBatchedNMSTLT",
+    "NvDsInferParseCustomBatchedNMSTLT", "NvDsInferParseYoloV5CustomBatchedNMSTLT", "NvDsInferParseCustomBatchedYoloV5NMSTLT",
     "NvDsInferParseCustomEfficientDetTAO", "NvDsInferParseCustomDDETRTAO", "NvDsInferParseYolo", "yolov5",
     "yolov8", "yolox", "picodet", "end-to-end",
 }  # fmt: skip

@@ -132,7 +132,9 @@ def _from_keyfile(kf: keyfile.KeyFile, base_dir: Path) -> RawConfig:
             raw.class_group_where[name[len(CLASS_GROUP_PREFIX) :]] = Location(kf.path, group.line)
         else:
             continue  # DeepStream ignores other groups
-        for key in dict.fromkeys(group.keys()):  # duplicates: GLib returns the last value every time
+        # nvinfer handles a repeated key at each place, reading its last value every time: so the order that
+        # decides between keys setting the same field (threshold, pre-cluster-threshold) is that of last places.
+        for key in reversed(dict.fromkeys(reversed(group.keys()))):
             entry = group.last(key)
             assert entry is not None
             where = Location(kf.path, entry.line)
@@ -177,6 +179,10 @@ def _from_mapping(
             continue
         for key, value in group.items():
             where = group.key_where.get(key, group.where)
+            if not grouped and key not in table:  # a graph file: unknown keys are errors, as for any node
+                hint = did_you_mean(key, [*table, *(skip or ())]) or f" (see docs/nvinfer-config.md for the keys of [{name}])"
+                msg = f"{where}: unknown nvinfer key {key!r}{hint}"
+                raise ConfigError(msg)
             spec = _known(table, key, where, name)
             if spec is None:
                 continue
@@ -229,6 +235,8 @@ def _yaml_scalar(kind: str, value: Any) -> Any:
         raise ValueError
     if kind == "double" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if kind == "double" and isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string; yaml-cpp takes it
+        return keyfile.to_double(value)
     if kind in ("string", "path") and isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return str(value)
     raise ValueError
@@ -262,7 +270,10 @@ def build_config(*sources: RawConfig, origin: str | None = None) -> InferConfig:
     for raw in sources:
         settings.update(raw.property)
         for suffix, group in raw.class_groups.items():
-            class_groups.setdefault(suffix, {}).update(group)
+            merged = class_groups.setdefault(suffix, {})
+            for key, setting in group.items():  # an override goes last, so it also beats an alias set earlier
+                merged.pop(key, None)
+                merged[key] = setting
             group_where.setdefault(suffix, raw.class_group_where.get(suffix, Location(raw.origin)))
     origin = origin or (sources[-1].origin if sources else "<config>")
     _convert_legacy(settings)
@@ -271,7 +282,7 @@ def build_config(*sources: RawConfig, origin: str | None = None) -> InferConfig:
     for key, setting in settings.items():
         spec = PROPERTY[key]
         if spec.status == "accepted" and setting.value not in (None, False, spec.default):
-            log.info("%s: %s: %s", setting.where, key, spec.note)
+            log.warning("%s: note: %s: %s", setting.where, key, spec.note)
     cfg = InferConfig(origin, settings, [], ClassAttrs())
     if cfg.network_type in (DETECTOR, INSTANCE_SEGMENTATION):
         cfg.default_attrs, cfg.class_attrs = _class_attrs(cfg, class_groups, group_where)
@@ -321,7 +332,8 @@ def _class_attrs(
         where = group_where.get(suffix, Location(cfg.origin))
         digits = len(suffix) - len(suffix.lstrip("0123456789"))
         if digits == 0:  # strtoull: leading digits count, trailing junk is not checked
-            msg = f"{where}: [{CLASS_GROUP_PREFIX}{suffix}]: expected a class id after '{CLASS_GROUP_PREFIX}'"
+            group = f"{CLASS_GROUP_PREFIX}{suffix}"
+            msg = f"{where}: [{group}]: expected a class id after '{CLASS_GROUP_PREFIX}' (got '{suffix}')"
             raise ConfigError(msg)
         class_id = int(suffix[:digits])
         if class_id >= n:

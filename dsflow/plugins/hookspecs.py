@@ -13,10 +13,10 @@ an error naming both. No hook is ever called per batch: the per-batch path calls
 registered objects directly.
 
 The registered callables receive what nvinfer's C interface receives, as Python objects
-(the ``dsflow.model`` types named below arrive with the infer and parse nodes): the output layers with names, dims, dtypes and arrays, the
+(the :mod:`dsflow.model` types): the output layers with names, dims, dtypes and arrays, the
 network's input size, the per-class detection parameters, the node's CUDA stream and the
-array module (NumPy or CuPy). The same names resolve to symbols of a ``custom-lib-path``
-shared library when no Python implementation has them.
+array module (NumPy or CuPy). Resolving names to symbols of a ``custom-lib-path`` shared
+library, when no Python implementation has them, is the next step of the custom-model interface.
 """
 
 from __future__ import annotations
@@ -83,10 +83,12 @@ def dsflow_register_instance_mask_parsers() -> dict[str, Callable[..., Any]]:
 def dsflow_register_segmentation_parsers() -> dict[str, Callable[..., Any]]:
     """Return semantic-segmentation parsers by name, chosen with ``parse-segmentation-func-name``.
 
-    Called as ``parser(outputs, network, threshold, *, xp, stream)``; returns a class map
-    ``(H, W)`` int array and optionally per-class probabilities. Gst-nvinfer only runs its
-    built-in segmentation parser; DeepStream declares ``NvDsInferSemSegmentationParseCustomFunc``
-    for nvinferserver, and dsflow offers the hook for every infer node.
+    Called as ``parser(outputs, network, threshold, *, xp, stream, order)`` (``order`` is
+    ``segmentation-output-order``: 0 NCHW, 1 NHWC); returns ``(class_map, probabilities)``: an
+    ``(H, W)`` int array (-1 where no class passes) and the per-class probabilities or None.
+    Gst-nvinfer only runs its built-in segmentation parser; DeepStream declares
+    ``NvDsInferSemSegmentationParseCustomFunc`` for nvinferserver, and dsflow offers the hook
+    for every infer node.
     """
 
 
@@ -99,7 +101,7 @@ def dsflow_register_segmentation_parsers() -> dict[str, Callable[..., Any]]:
 def dsflow_register_engine_backends() -> dict[str, Callable[..., Any]]:
     """Return inference backends by name (``onnxruntime``, ``tensorrt``, ``torch``...).
 
-    A backend is called once per infer node as ``backend(model, options, *, device, stream)``
+    A backend is called once per model (engines are shared by the nodes of a stage) as ``backend(model, options, *, device, stream)``
     and returns an object implementing :class:`dsflow.model.Engine`. Infer nodes choose one
     with their ``backend`` key; built-in backends are registered through this same hook.
     """

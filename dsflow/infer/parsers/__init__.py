@@ -56,6 +56,7 @@ def dsflow_register_bbox_parsers() -> dict[str, Callable[..., Any]]:
         "NvDsInferParseCustomNMSTLT": tao.parse_nms_tlt,
         "NvDsInferParseCustomBatchedNMSTLT": tao.parse_batched_nms_tlt,
         "NvDsInferParseYoloV5CustomBatchedNMSTLT": tao.parse_yolov5_batched_nms_tlt,
+        "NvDsInferParseCustomBatchedYoloV5NMSTLT": tao.parse_yolov5_batched_nms_tlt,  # tao_apps' spelling
         "NvDsInferParseCustomEfficientDetTAO": tao.parse_efficientdet_tao,
         "NvDsInferParseCustomDDETRTAO": tao.parse_ddetr_tao,
         "NvDsInferParseYolo": yolo.parse_yolo,
