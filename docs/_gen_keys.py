@@ -57,7 +57,7 @@ DIFFERENCES = {
     "parse-classifier-func-name": "A name registered by dsflow or a plugin; the default is `softmax`.",
     "parse-segmentation-func-name": "A name registered by dsflow or a plugin; the default is `argmax`.",
     "engine-create-func-name": "A Python engine creator registered by a plugin, called with the stage's config; "
-    "it returns an engine or a model for the backend. An unknown name is an error when the node starts.",
+    "it returns an engine or a model for the backend. An unknown name is an error when the graph is loaded.",
     "custom-network-config": "Handed to the engine creator with the rest of the config.",
     "onnx-file": "Required (unless an engine creator makes the model).",
     "num-detected-classes": "0 drops every detection, as in nvinfer (dsflow warns).",

@@ -22,7 +22,8 @@ from dsflow.plugins.manager import PluginManager
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
+        msg = f"{self.prog}: {message}"
+        raise UsageError(msg)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,7 +96,8 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> ExitCode:
 
     graph = load_graph(args.graph, PluginManager(), args.overrides)
     if args.max_frames is not None and args.max_frames < 1:
-        raise UsageError(f"--max-frames must be at least 1 (got {args.max_frames})")
+        msg = f"--max-frames must be at least 1 (got {args.max_frames})"
+        raise UsageError(msg)
     runtime = Runtime(graph, device=args.device, max_frames=args.max_frames)
     live = not args.quiet and err.is_terminal
     progress = Progress(err)
@@ -167,7 +169,8 @@ def _cmd_nodes(args: argparse.Namespace, out: Console, err: Console) -> ExitCode
     out.print(f"[bold]{args.type}[/bold]  ({node_type.__module__}.{node_type.__qualname__})")
     out.print(_dedent(node_type.__doc__), markup=False)
     ports = [("input", p) for p in node_type.inputs] + [("output", p) for p in node_type.outputs]
-    out.print("ports: " + (", ".join(f"{side} {p.name!r}" + (" (optional)" if p.optional else "") for side, p in ports) or "none"))
+    described = ", ".join(f"{side} {p.name!r}" + (" (optional)" if p.optional else "") for side, p in ports)
+    out.print("ports: " + (described or "none"))
     table = Table(title="parameters")
     for column in ("name", "type", "default", "description"):
         table.add_column(column)

@@ -6,6 +6,7 @@ The wiring is held in a :class:`networkx.MultiDiGraph` (one edge per connection)
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,9 +60,7 @@ class Edge:
 class Graph:
     """A validated graph: nodes in file order, edges, and graph-level settings."""
 
-    def __init__(
-        self, path: str, nodes: dict[str, NodeSpec], edges: list[Edge], device: str, queue_size: int
-    ) -> None:
+    def __init__(self, path: str, nodes: dict[str, NodeSpec], edges: list[Edge], device: str, queue_size: int) -> None:
         self.path = path
         self.nodes = nodes
         self.edges = edges
@@ -130,7 +129,8 @@ def build_graph(
     for entry in entries:
         spec = _node_spec(entry, pm)
         if spec.name in nodes:
-            msg = f"{entry.at('name')}: duplicate node name {spec.name!r} (first defined at line {nodes[spec.name].where.line})"
+            first = nodes[spec.name].where.line
+            msg = f"{entry.at('name')}: duplicate node name {spec.name!r} (first defined at line {first})"
             raise GraphError(msg)
         nodes[spec.name] = spec
     edges = [edge for entry in entries for edge in _edges(entry, nodes)]
@@ -308,11 +308,11 @@ def _expand(nodes: dict[str, NodeSpec], edges: list[Edge]) -> tuple[dict[str, No
             expanded[name] = spec
             continue
         names = [f"{name}/{suffix}" for suffix, _, _ in parts]
-        for part_name, (_, node_type, params) in zip(names, parts):
+        for part_name, (_, node_type, params) in zip(names, parts, strict=True):
             expanded[part_name] = NodeSpec(
                 part_name, node_type.kind, node_type, params, spec.where, part_of=(name, spec.kind)
             )
-        for a, b in zip(names, names[1:]):
+        for a, b in itertools.pairwise(names):
             a_port = expanded[a].node_type.outputs[0].name
             b_port = expanded[b].node_type.inputs[0].name
             chains.append(Edge(a, a_port, b, b_port, spec.where))

@@ -109,7 +109,9 @@ class Detections:
     ) -> Detections:
         """Build from corner coordinates ``(x1, y1, x2, y2)``."""
         x1, y1 = np.asarray(x1, np.float32), np.asarray(y1, np.float32)
-        return cls(class_id, x1, y1, np.asarray(x2, np.float32) - x1, np.asarray(y2, np.float32) - y1, confidence, **kwargs)
+        return cls(
+            class_id, x1, y1, np.asarray(x2, np.float32) - x1, np.asarray(y2, np.float32) - y1, confidence, **kwargs
+        )
 
     @classmethod
     def concat(cls, parts: Sequence[Detections]) -> Detections:
@@ -122,7 +124,9 @@ class Detections:
         masks = None
         if all(p.masks is not None for p in parts):
             masks = [m for p in parts for m in p.masks]
-        extra = {k: np.concatenate([p.extra[k] for p in parts]) for k in parts[0].extra if all(k in p.extra for p in parts)}
+        extra = {
+            k: np.concatenate([p.extra[k] for p in parts]) for k in parts[0].extra if all(k in p.extra for p in parts)
+        }
         cols = {name: np.concatenate([getattr(p, name) for p in parts]) for name in _FIELDS}
         return cls(**cols, masks=masks, extra=extra)
 

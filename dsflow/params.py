@@ -126,7 +126,10 @@ def _convert(value: Any, tp: Any, where: Location, label: str) -> tuple[bool, An
             return False, None
         item_type = args[0] if args else Any
         item_where = value.item_where if isinstance(value, MarkedList) else [where] * len(value)
-        items = [check_value(v, item_type, w, f"{label} item {i}") for i, (v, w) in enumerate(zip(value, item_where))]
+        items = [
+            check_value(v, item_type, w, f"{label} item {i}")
+            for i, (v, w) in enumerate(zip(value, item_where, strict=True))
+        ]
         return True, tuple(items) if (origin or tp) is tuple else items
     if origin is dict or tp is dict:
         if not isinstance(value, dict):

@@ -24,7 +24,7 @@ def to_text(graph: Graph) -> str:
 
 def to_dot(graph: Graph) -> str:
     """Graphviz DOT source (render with ``dot -Tsvg``)."""
-    lines = [f"digraph {_quote(Path(graph.path).stem)} {{", "  rankdir=LR;", '  node [shape=box, style=rounded];']
+    lines = [f"digraph {_quote(Path(graph.path).stem)} {{", "  rankdir=LR;", "  node [shape=box, style=rounded];"]
     for group, names in _groups(graph).items():
         indent = "    " if group else "  "
         if group:

@@ -240,7 +240,10 @@ def _preprocess_spec(cfg: InferConfig, engine: Engine) -> tuple[PreprocessSpec, 
     spec = engine.inputs[0]
     shape = spec.sample_shape
     if len(shape) != 3:
-        raise ConfigError(f"{cfg.origin}: the model input {spec.name!r} has shape {spec.shape}; expected an image (N, C, H, W) or (N, H, W, C)")
+        raise ConfigError(
+            f"{cfg.origin}: the model input {spec.name!r} has shape {spec.shape}; "
+            "expected an image (N, C, H, W) or (N, H, W, C)"
+        )
     if "network-input-order" in cfg:
         layout = cfg["network-input-order"]
     else:  # from the engine: channels first when the first dim looks like channels
@@ -250,10 +253,14 @@ def _preprocess_spec(cfg: InferConfig, engine: Engine) -> tuple[PreprocessSpec, 
     if dims:
         for name, got, want in (("channels", c, dims[0]), ("height", h, dims[1]), ("width", w, dims[2])):
             if got is not None and got != want:
-                raise cfg.error("infer-dims", f"{name} {want} does not match the model input {spec.name!r} {spec.shape}")
+                raise cfg.error(
+                    "infer-dims", f"{name} {want} does not match the model input {spec.name!r} {spec.shape}"
+                )
         c, h, w = dims
     if None in (c, h, w):
-        raise cfg.error("infer-dims", f"the model input {spec.name!r} {spec.shape} has dynamic sizes: set infer-dims c;h;w")
+        raise cfg.error(
+            "infer-dims", f"the model input {spec.name!r} {spec.shape} has dynamic sizes: set infer-dims c;h;w"
+        )
     color = cfg["model-color-format"]
     if (color == 2) != (c == 1):
         raise cfg.error("model-color-format", f"{color} does not fit a model input with {c} channels")
@@ -355,7 +362,9 @@ class ParseNode(_StageNode):
                 attach(layers, samples, row, frame, obj, ctx)
         return batch
 
-    def _detections(self, layers: list[Layer], samples: Samples, row: int, frame: Any, parent: Any, ctx: NodeContext) -> None:
+    def _detections(
+        self, layers: list[Layer], samples: Samples, row: int, frame: Any, parent: Any, ctx: NodeContext
+    ) -> None:
         cfg = self.stage.config
         assert self.stage.parser is not None
         dets: Detections = self.stage.parser(layers, samples.network, self.params_for_parser, xp=np, stream=ctx.stream)
@@ -375,13 +384,14 @@ class ParseNode(_StageNode):
             extra=dets.extra,
         )
         mapped = apply_object_filters(mapped, cfg.class_attrs, frame.height, frame.width,
-                                      cfg["filter-out-class-ids"] or (), cfg["crop-objects-to-roi-boundary"])  # fmt: skip
+                                      cfg["filter-out-class-ids"] or (),
+                                      cfg["crop-objects-to-roi-boundary"])  # fmt: skip
         labels = self.stage.labels
         masks = mapped.masks if cfg["output-instance-mask"] else None
         extra_names = list(mapped.extra)
         for i, (cid, left, top, width, height, conf) in enumerate(zip(
             mapped.class_id.tolist(), (mapped.left + origin_x).tolist(), (mapped.top + origin_y).tolist(),
-            mapped.width.tolist(), mapped.height.tolist(), mapped.confidence.tolist(),
+            mapped.width.tolist(), mapped.height.tolist(), mapped.confidence.tolist(), strict=True,
         )):  # fmt: skip
             frame.objects.append(ObjectMeta(
                 left, top, width, height, cid, conf, detector_label(labels, cid), cfg.unique_id, parent=parent,
@@ -389,7 +399,9 @@ class ParseNode(_StageNode):
                 extra={name: mapped.extra[name][i] for name in extra_names},
             ))  # fmt: skip
 
-    def _attributes(self, layers: list[Layer], samples: Samples, row: int, frame: Any, obj: Any, ctx: NodeContext) -> None:
+    def _attributes(
+        self, layers: list[Layer], samples: Samples, row: int, frame: Any, obj: Any, ctx: NodeContext
+    ) -> None:
         cfg = self.stage.config
         assert self.stage.parser is not None
         attributes = self.stage.parser(layers, samples.network, cfg["classifier-threshold"], xp=np, stream=ctx.stream)
@@ -404,7 +416,9 @@ class ParseNode(_StageNode):
             frame.objects.append(obj)
         obj.attributes.extend(attributes)
 
-    def _segmentation(self, layers: list[Layer], samples: Samples, row: int, frame: Any, obj: Any, ctx: NodeContext) -> None:
+    def _segmentation(
+        self, layers: list[Layer], samples: Samples, row: int, frame: Any, obj: Any, ctx: NodeContext
+    ) -> None:
         cfg = self.stage.config
         assert self.stage.parser is not None
         order = cfg["segmentation-output-order"]

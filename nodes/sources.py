@@ -72,7 +72,7 @@ class TestPatternSourceNode(Source):
             if p.realtime:
                 time.sleep(max(0.0, started + n / p.fps - time.monotonic()))
             step = (n * 4) % p.width  # the bars drift 4 px per frame
-            for source_id, base in zip(ids, bases):
+            for source_id, base in zip(ids, bases, strict=True):
                 image = ctx.xp.roll(base, step, axis=1)
                 yield Frame(source_id, n, round(n * period_ns), p.width, p.height, image)
             n += 1

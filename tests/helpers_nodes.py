@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import numpy as np
+import pytest
 
 from dsflow import (
     Batch,
@@ -293,7 +292,7 @@ def graph(text: str, log: Log | None = None) -> Graph:
 
 def video_codec() -> str:
     """H.264 when PyAV's FFmpeg has libx264, else MPEG-4 part 2."""
-    import av  # noqa: PLC0415
+    import av
 
     return "libx264" if "libx264" in av.codecs_available else "mpeg4"
 
@@ -302,7 +301,7 @@ def write_video(
     path: Path, colors: list[tuple[int, int, int]], size: tuple[int, int] = (64, 48), fps: int = 10
 ) -> Path:
     """Encode one frame of each solid RGB colour into ``path``."""
-    import av  # noqa: PLC0415
+    import av
 
     width, height = size
     with av.open(str(path), "w") as container:

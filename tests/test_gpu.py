@@ -42,7 +42,7 @@ def base_of(k: int) -> int:
 
 
 def _stream_info(ctx: NodeContext) -> dict[str, Any]:
-    import cupy  # noqa: PLC0415
+    import cupy
 
     return {
         "device": ctx.device,

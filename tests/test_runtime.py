@@ -16,7 +16,6 @@ import pytest
 
 from dsflow import NodeError, Runtime, load_graph, run_graph
 
-
 log = h.log  # the shared fixture
 run = h.run_on_cpu
 

@@ -162,7 +162,9 @@ def _from_mapping(
                 msg = f"{doc.key_where[key]}: {key}: expected a group mapping (got {value!r})"
                 raise ConfigError(msg)
     else:
-        flat = MarkedDict({k: v for k, v in doc.items() if k not in (skip or ()) and not k.startswith(CLASS_GROUP_PREFIX)})
+        flat = MarkedDict(
+            {k: v for k, v in doc.items() if k not in (skip or ()) and not k.startswith(CLASS_GROUP_PREFIX)}
+        )
         flat.where, flat.key_where, flat.value_where = doc.where, doc.key_where, doc.value_where
         groups = [("property", flat)] + [(k, v) for k, v in doc.items() if k.startswith(CLASS_GROUP_PREFIX)]
     for name, group in groups:
@@ -180,7 +182,10 @@ def _from_mapping(
         for key, value in group.items():
             where = group.key_where.get(key, group.where)
             if not grouped and key not in table:  # a graph file: unknown keys are errors, as for any node
-                hint = did_you_mean(key, [*table, *(skip or ())]) or f" (see docs/nvinfer-config.md for the keys of [{name}])"
+                hint = (
+                    did_you_mean(key, [*table, *(skip or ())])
+                    or f" (see docs/nvinfer-config.md for the keys of [{name}])"
+                )
                 msg = f"{where}: unknown nvinfer key {key!r}{hint}"
                 raise ConfigError(msg)
             spec = _known(table, key, where, name)
@@ -338,8 +343,7 @@ def _class_attrs(
         class_id = int(suffix[:digits])
         if class_id >= n:
             msg = (
-                f"{where}: [{CLASS_GROUP_PREFIX}{suffix}]: class id {class_id} is not below "
-                f"num-detected-classes ({n})"
+                f"{where}: [{CLASS_GROUP_PREFIX}{suffix}]: class id {class_id} is not below num-detected-classes ({n})"
             )
             raise ConfigError(msg)
         attrs[class_id] = _apply_class_keys(attrs[class_id], group)
@@ -368,7 +372,9 @@ def _check(cfg: InferConfig) -> None:
         if not cfg["parse-bbox-instance-mask-func-name"]:
             raise cfg.error("network-type", "instance segmentation (3) needs parse-bbox-instance-mask-func-name")
         if cfg["cluster-mode"] != 4:
-            raise cfg.error("cluster-mode", f"instance segmentation supports only cluster-mode 4 (got {cfg['cluster-mode']})")
+            raise cfg.error(
+                "cluster-mode", f"instance segmentation supports only cluster-mode 4 (got {cfg['cluster-mode']})"
+            )
     if cfg["output-instance-mask"] and cfg["cluster-mode"] != 4:
         raise cfg.error("output-instance-mask", f"needs cluster-mode 4 (got {cfg['cluster-mode']})")
     if cfg["scaling-compute-hw"] == 2:

@@ -68,7 +68,9 @@ CAFFE = (
     "Caffe models are not supported by TensorRT 10 and dsflow: convert the model to ONNX "
     "(e.g. with caffe2onnx or through PyTorch) and set onnx-file"
 )
-UFF = "UFF models were removed from TensorRT: export the original TensorFlow model to ONNX with tf2onnx and set onnx-file"
+UFF = (
+    "UFF models were removed from TensorRT: export the original TensorFlow model to ONNX with tf2onnx and set onnx-file"
+)
 ETLT = (
     "encrypted TAO .etlt models cannot be read outside TensorRT's TAO path: export the model to ONNX "
     "with TAO (tao model <task> export) and set onnx-file"

@@ -123,7 +123,8 @@ def preprocess(
         left, top, width, height = (int(v) for v in rects[i])
         crop = images[i][top : top + height, left : left + width]
         x, y = int(pad[i, 0]), int(pad[i, 1])
-        cv2.resize(crop, (int(dest_w[i]), int(dest_h[i])), dst=canvas[i, y : y + int(dest_h[i]), x : x + int(dest_w[i])],
+        w, h = int(dest_w[i]), int(dest_h[i])
+        cv2.resize(crop, (w, h), dst=canvas[i, y : y + h, x : x + w],
                    interpolation=spec.interpolation)  # fmt: skip
     return normalize(canvas, spec), Geometry(ratio, pad.astype(np.float64), np.asarray(origins, np.float64))
 

@@ -101,7 +101,8 @@ def dsflow_register_segmentation_parsers() -> dict[str, Callable[..., Any]]:
 def dsflow_register_engine_backends() -> dict[str, Callable[..., Any]]:
     """Return inference backends by name (``onnxruntime``, ``tensorrt``, ``torch``...).
 
-    A backend is called once per model (engines are shared by the nodes of a stage) as ``backend(model, options, *, device, stream)``
+    A backend is called once per model (engines are shared by the nodes of a stage) as
+    ``backend(model, options, *, device, stream)``
     and returns an object implementing :class:`dsflow.model.Engine`. Infer nodes choose one
     with their ``backend`` key; built-in backends are registered through this same hook.
     """

@@ -175,7 +175,8 @@ def _import_file(path: Path) -> ModuleType:
         raise FileNotFoundError(2, "No such file", str(path))
     name = f"dsflow_plugin_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

@@ -102,7 +102,8 @@ class Registry:
                     )
                     raise PluginError(msg)
         else:
-            msg = f"{plugin.label}: hook {family.hook} must return a dict of name to callable (got {type(result).__name__})"
+            got = type(result).__name__
+            msg = f"{plugin.label}: hook {family.hook} must return a dict of name to callable (got {got})"
             raise PluginError(msg)
         table = self.tables[family.key]
         for name, obj in items:
