@@ -31,7 +31,10 @@ DEFAULTS = {"gie-unique-id": "none (required)"}
 """Defaults whose table value would mislead (0 is what nvinfer starts from, and it fails)."""
 
 DIFFERENCES = {
-    "gie-unique-id": "Also names the stage's tensors on the batch (`nvinfer-<id>`).",
+    "gie-unique-id": (
+        "Also names the stage's tensors on the batch (`nvinfer-<id>`), so two stages of one graph with the same id "
+        "are an error."
+    ),
     "interval": "The count runs over every batch the node sees; DeepStream also restarts it at end of stream.",
     "gpu-id": "Part of the engine's identity only: the graph's `device` decides where it runs.",
     "secondary-reinfer-interval": "No effect yet: dsflow has no tracker, so every object is untracked and inferred "

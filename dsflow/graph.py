@@ -136,6 +136,8 @@ def build_graph(
     edges = [edge for entry in entries for edge in _edges(entry, nodes)]
     _check_wiring(nodes, edges)
     nodes, edges = _expand(nodes, edges)
+    for node_type in dict.fromkeys(spec.node_type for spec in nodes.values()):
+        node_type.check_graph([spec for spec in nodes.values() if spec.node_type is node_type])
     device = _setting(doc, "device", str, "auto")
     if device not in DEVICES:
         msg = f"{doc.at('device')}: 'device' must be one of {', '.join(DEVICES)} (got {device!r})"

@@ -17,6 +17,7 @@ from dsflow.frame import Batch
 from dsflow.params import build_params
 
 if TYPE_CHECKING:
+    from dsflow.graph import NodeSpec
     from dsflow.plugins.registry import Registry
     from dsflow.yamlfile import MarkedDict
 
@@ -129,6 +130,13 @@ class Node:
         nvinfer config key) override this. ``registry`` resolves names given in the params.
         """
         return build_params(cls.Params, values, owner)
+
+    @classmethod
+    def check_graph(cls, specs: list[NodeSpec]) -> None:
+        """Check what concerns several nodes of this type in one graph (``specs``: all of them).
+
+        Called once per node type after the graph is built; raise :class:`dsflow.GraphError`.
+        """
 
     @classmethod
     def expand(cls, params: Any) -> list[tuple[str, type[Node], Any]] | None:

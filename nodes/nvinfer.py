@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from dsflow import Batch, NodeContext, ObjectMeta, hookimpl, param
-from dsflow.errors import ConfigError, PluginError
+from dsflow.errors import ConfigError, GraphError, PluginError
+from dsflow.graph import NodeSpec
 from dsflow.infer import config as nvconfig
 from dsflow.infer.cluster import ClusterMode, apply_object_filters, cluster
 from dsflow.infer.config import InferConfig
@@ -143,6 +144,21 @@ class _StageNode(Node):
     @classmethod
     def parse_params(cls, values: MarkedDict, owner: str, registry: Registry) -> Stage:
         return stage_from_params(values, owner, registry)
+
+    @classmethod
+    def check_graph(cls, specs: list[NodeSpec]) -> None:
+        """Each stage needs its own gie-unique-id: objects, attributes and batch data are keyed by it."""
+        seen: dict[int, NodeSpec] = {}
+        for spec in specs:
+            uid = spec.params.config.unique_id
+            first = seen.setdefault(uid, spec)
+            if first is not spec:
+                name, first_name = (s.part_of[0] if s.part_of else s.name for s in (spec, first))
+                msg = (
+                    f"{spec.where}: node {name!r}: gie-unique-id {uid} is already used by node {first_name!r} "
+                    f"(line {first.where.line}); give each inference stage its own id"
+                )
+                raise GraphError(msg)
 
     @property
     def stage(self) -> Stage:

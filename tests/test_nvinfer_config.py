@@ -905,3 +905,20 @@ def test_validate_prints_a_config_error_without_traceback(folder: Path, write_gr
     assert proc.returncode == 4
     assert proc.stdout == ""
     assert proc.stderr == f"error: {folder / 'pgie.txt'}:4: net-scale-factor: expected a number (got '1/255')\n"
+
+
+def test_two_stages_with_one_gie_unique_id_are_an_error(folder: Path, write_graph: Any) -> None:
+    write(folder, HEADER)
+    path = write_graph(
+        "nodes:\n"
+        "  - {name: src, type: source.testpattern, params: {frames: 1}}\n"
+        "  - {name: pgie, type: nvinfer, input: src, params: {config: configs/pgie.txt}}\n"
+        "  - {name: sgie, type: nvinfer, input: pgie, params: {config: configs/pgie.txt, process-mode: 2}}\n"
+        "  - {name: out, type: sink.null, input: sgie}\n"
+    )
+    with pytest.raises(dsflow.GraphError) as info:
+        dsflow.load_graph(path)
+    assert str(info.value) == (
+        f"{path}:4:5: node 'sgie': gie-unique-id 1 is already used by node 'pgie' (line 3); "
+        "give each inference stage its own id"
+    )
