@@ -37,8 +37,8 @@ DIFFERENCES = {
     ),
     "interval": "The count runs over every batch the node sees; DeepStream also restarts it at end of stream.",
     "gpu-id": "Part of the engine's identity only: the graph's `device` decides where it runs.",
-    "secondary-reinfer-interval": "No effect yet: dsflow has no tracker, so every object is untracked and inferred "
-    "each time (as DeepStream does for untracked objects).",
+    "secondary-reinfer-interval": "Needs an upstream node that sets `object_id` (dsflow has no tracker); see "
+    "[re-inference of tracked objects](nodes.md#re-inference-of-tracked-objects).",
     "output-tensor-meta": "A `TensorMeta` in `frame.tensors` or `object.tensors` under `tensor-meta-<id>`.",
     "output-instance-mask": "Masks go to `ObjectMeta.mask`.",
     "batch-size": "Rows are run in chunks of at most this many (and at most the model's own fixed batch, which is "
@@ -66,7 +66,9 @@ DIFFERENCES = {
     "num-detected-classes": "0 drops every detection, as in nvinfer (dsflow warns).",
     "cluster-mode": "Mode 0 does real `cv::groupRectangles` grouping: see "
     "[cluster-mode 0](nvinfer-parsers.md#cluster-mode-0-grouprectangles).",
-    "classifier-async-mode": "Without a tracker every object is untracked, so nothing is classified (dsflow warns).",
+    "classifier-async-mode": "Deterministic: a tracked object gets the result of its latest inference on an earlier "
+    "frame, never the current one's; untracked objects are skipped (dsflow warns). See "
+    "[re-inference of tracked objects](nodes.md#re-inference-of-tracked-objects).",
     "input-object-min-width": "The 16-pixel floor applies, as in nvinfer.",
     "input-object-min-height": "The 16-pixel floor applies, as in nvinfer.",
     "border-color": "Kept per class for drawing nodes; no built-in node draws yet.",

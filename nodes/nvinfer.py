@@ -9,6 +9,7 @@ consecutive batches overlap. The stages can also be written separately with the 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,17 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from dsflow import Batch, NodeContext, ObjectMeta, hookimpl, param
+from dsflow import Attribute, Batch, NodeContext, ObjectMeta, hookimpl, param
 from dsflow.errors import ConfigError, GraphError, PluginError
 from dsflow.graph import NodeSpec
 from dsflow.infer import config as nvconfig
 from dsflow.infer.cluster import ClusterMode, apply_object_filters, cluster
 from dsflow.infer.config import InferConfig
 from dsflow.infer.engine import open_engine
+from dsflow.infer.history import ObjectHistory, TrackedObject
 from dsflow.infer.labels import attribute_label, detector_label, read_labels
 from dsflow.infer.preprocess import (
     NCHW,
     NHWC,
+    Geometry,
     PreprocessSpec,
     interpolation_flag,
     preprocess,
@@ -194,19 +197,30 @@ class PreprocessNode(_StageNode):
         self.spec, self.input_name = _preprocess_spec(cfg, engine)
         self.network = NetworkInfo(self.spec.width, self.spec.height, self.spec.channels)
         self.batches_seen = 0
-        if cfg.secondary and cfg["classifier-async-mode"] and cfg.network_type == nvconfig.CLASSIFIER:
+        self.history = None  # a new one on every run: the Stage outlives runs
+        if cfg.secondary and cfg.network_type in (nvconfig.CLASSIFIER, nvconfig.DETECTOR):
+            self.history = ObjectHistory(classifier=cfg.network_type == nvconfig.CLASSIFIER,
+                                         interval=cfg["secondary-reinfer-interval"],
+                                         async_mode=_async_classifier(cfg))  # fmt: skip
+        if _async_classifier(cfg):
             log.warning("%s: classifier-async-mode skips untracked objects, as nvinfer does: without a tracker, "
                         "nothing is classified", cfg.where("classifier-async-mode"))  # fmt: skip
 
     def process(self, batch: Batch, ctx: NodeContext) -> Batch:
         cfg = self.stage.config
+        entries: list[TrackedObject | None] = []
+        cached: list[tuple[int, ObjectMeta, TrackedObject]] = []
         if cfg.secondary:
-            rows = self._select_objects(batch)
+            rows, entries, cached = self._select_objects(batch)
         else:
             due = self.batches_seen % (cfg["interval"] + 1) == 0
             self.batches_seen += 1
             rows = [(i, None) for i in range(len(batch.frames))] if due else []
         if not rows:
+            if cached:  # nothing to infer, but the parse node attaches earlier results
+                none = np.zeros((0, 2))
+                batch.tensors[self.key] = Samples(cfg.unique_id, self.network, [], [], Geometry(none, none, none), {},
+                                                  cached=cached)  # fmt: skip
             return batch
         frame_index = [i for i, _ in rows]
         objects = [obj for _, obj in rows]
@@ -219,30 +233,50 @@ class PreprocessNode(_StageNode):
             rects = np.concatenate([np.zeros_like(sizes), sizes], axis=1).astype(np.float64)
             origins = np.zeros((len(rows), 2))
         tensor, geometry = preprocess([host[i] for i in frame_index], source_rects(rects, sizes), origins, self.spec)
+        inputs = {self.input_name: tensor}
         batch.tensors[self.key] = Samples(
-            cfg.unique_id, self.network, frame_index, objects, geometry, {self.input_name: tensor}
+            cfg.unique_id, self.network, frame_index, objects, geometry, inputs, entries=entries, cached=cached
         )
         return batch
 
-    def _select_objects(self, batch: Batch) -> list[tuple[int, ObjectMeta]]:
-        """nvinfer's ``should_infer_object``, for every object of every frame."""
+    def end_stream(self, source_id: int, ctx: NodeContext) -> None:
+        if self.history is not None:
+            self.history.drop_source(source_id)
+
+    def _select_objects(
+        self, batch: Batch
+    ) -> tuple[list[tuple[int, ObjectMeta]], list[TrackedObject | None], list[tuple[int, ObjectMeta, TrackedObject]]]:
+        """nvinfer's ``should_infer_object`` for every object of every frame, then its re-inference rule
+        for tracked ones: the rows, their history entries, and the objects that get an earlier result."""
         cfg = self.stage.config
         gie = cfg["operate-on-gie-id"]
         classes = set(cfg["operate-on-class-ids"] or ())
         min_w = max(MIN_OBJECT_SIZE, cfg["input-object-min-width"])
         min_h = max(MIN_OBJECT_SIZE, cfg["input-object-min-height"])
         max_w, max_h = cfg["input-object-max-width"], cfg["input-object-max-height"]
-        skip_untracked = cfg["classifier-async-mode"] and cfg.network_type == nvconfig.CLASSIFIER
-        return [
-            (i, obj)
-            for i, frame in enumerate(batch.frames)
-            for obj in frame.objects
-            if (gie < 0 or obj.component_id == gie)
-            and obj.width >= min_w and obj.height >= min_h
-            and not (max_w > 0 and obj.width > max_w) and not (max_h > 0 and obj.height > max_h)
-            and (not classes or obj.class_id in classes)
-            and not (skip_untracked and obj.object_id < 0)
-        ]  # fmt: skip
+
+        def eligible(obj: ObjectMeta) -> bool:
+            return ((gie < 0 or obj.component_id == gie)
+                    and obj.width >= min_w and obj.height >= min_h
+                    and not (max_w > 0 and obj.width > max_w) and not (max_h > 0 and obj.height > max_h)
+                    and (not classes or obj.class_id in classes))  # fmt: skip
+
+        if self.history is None:  # segmentation, instance segmentation, tensors only: every object, every time
+            rows = [(i, obj) for i, frame in enumerate(batch.frames) for obj in frame.objects if eligible(obj)]
+            return rows, [], []
+        rows, entries, cached = [], [], []
+        for i, frame in enumerate(batch.frames):
+            infer, reattach = self.history.select(frame, eligible)
+            rows += [(i, obj) for obj, _ in infer]
+            entries += [entry for _, entry in infer]
+            cached += [(i, obj, entry) for obj, entry in reattach]
+        self.history.end_batch()
+        return rows, entries, cached
+
+
+def _async_classifier(cfg: InferConfig) -> bool:
+    """``classifier-async-mode`` counts for secondary classifiers only (nvinfer turns it off otherwise)."""
+    return cfg.secondary and cfg["classifier-async-mode"] and cfg.network_type == nvconfig.CLASSIFIER
 
 
 def _preprocess_spec(cfg: InferConfig, engine: Engine) -> tuple[PreprocessSpec, str]:
@@ -316,7 +350,7 @@ class InferNode(_StageNode):
 
     def process(self, batch: Batch, ctx: NodeContext) -> Batch:
         samples = batch.tensors.get(self.key)
-        if samples is None:
+        if samples is None or not len(samples):  # no rows: only earlier results to attach
             return batch
         (name, x), *_ = samples.inputs.items()
         fixed = self.engine.max_batch_size
@@ -352,6 +386,7 @@ class ParseNode(_StageNode):
         if cfg.network_type == nvconfig.DETECTOR and not attrs:
             log.warning("%s: warning: num-detected-classes is 0, so every detection is dropped (as in nvinfer)",
                         cfg.where("num-detected-classes"))  # fmt: skip
+        self.async_mode = _async_classifier(cfg)
 
     def process(self, batch: Batch, ctx: NodeContext) -> Batch:
         samples: Samples | None = batch.tensors.pop(self.key, None)
@@ -366,17 +401,29 @@ class ParseNode(_StageNode):
             nvconfig.CLASSIFIER: self._attributes,
             nvconfig.SEGMENTATION: self._segmentation,
         }.get(cfg.network_type)
+        # Earlier results reach the objects of a frame after that frame's rows are parsed, or before
+        # them in async mode, so an object never gets the result computed for its own frame there.
+        pending = deque(samples.cached)
+        ahead = 1 if self.async_mode else 0
         for row in range(len(samples)):
+            while pending and pending[0][0] < samples.frame_index[row] + ahead:
+                self._reattach(batch, *pending.popleft())
             layers = [Layer(name, outputs[name][row], i) for i, name in enumerate(names)]
             frame = batch.frames[samples.frame_index[row]]
             obj = samples.objects[row]
-            if cfg["output-tensor-meta"]:
+            if cfg["output-tensor-meta"] and not self.async_mode:  # nvinfer attaches none in async mode
                 meta = TensorMeta(cfg.unique_id, {lay.name: lay.data for lay in layers}, samples.network,
                                   cfg["maintain-aspect-ratio"])  # fmt: skip
                 (obj.tensors if obj is not None else frame.tensors)[tensor_meta_key(cfg.unique_id)] = meta
             if attach is not None:
                 attach(layers, samples, row, frame, obj, ctx)
+        while pending:
+            self._reattach(batch, *pending.popleft())
         return batch
+
+    def _reattach(self, batch: Batch, frame_index: int, obj: ObjectMeta, entry: TrackedObject) -> None:
+        """A tracked object not inferred now gets its latest result again."""
+        self._attach(batch.frames[frame_index], obj, entry.cached())
 
     def _detections(
         self, layers: list[Layer], samples: Samples, row: int, frame: Any, parent: Any, ctx: NodeContext
@@ -425,9 +472,17 @@ class ParseNode(_StageNode):
             a.label = a.label or attribute_label(self.stage.labels, a.index, a.class_id)
             a.component_id = cfg.unique_id
             a.name = a.name or (cfg["classifier-type"] or "")
+        entry = samples.entries[row] if samples.entries else None
+        if entry is not None:
+            entry.store(attributes)
+        if not self.async_mode:  # async: the object gets it when it shows up again
+            self._attach(frame, obj, attributes)
+
+    def _attach(self, frame: Any, obj: ObjectMeta | None, attributes: list[Attribute]) -> None:
         if not any(a.label for a in attributes):
             return  # nvinfer attaches nothing when no attribute has a label
         if obj is None:  # a primary classifier: a full-frame object carries the result
+            cfg = self.stage.config
             obj = ObjectMeta(0.0, 0.0, float(frame.width), float(frame.height), -1, 1.0, "", cfg.unique_id)
             frame.objects.append(obj)
         obj.attributes.extend(attributes)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dsflow.frame import ObjectMeta
+from dsflow.infer.history import TrackedObject
 from dsflow.infer.preprocess import Geometry
 from dsflow.model import NetworkInfo
 
@@ -45,6 +46,12 @@ class Samples:
     """Input name → batch-first array."""
     outputs: dict[str, Any] = field(default_factory=dict)
     """Output name → batch-first array, in the engine's output order (set by the infer node)."""
+    entries: list[TrackedObject | None] = field(default_factory=list)
+    """Row → the tracked object's history entry, which keeps a classifier's result (secondary
+    classifiers and detectors); None for untracked objects. Empty when no row has one."""
+    cached: list[tuple[int, ObjectMeta, TrackedObject]] = field(default_factory=list)
+    """(frame index, object, entry), in frame order: tracked objects that get their entry's last
+    result attached. A Samples may have these and no row; then nothing is inferred."""
 
     def __len__(self) -> int:
         return len(self.frame_index)
