@@ -26,16 +26,7 @@ from dsflow.infer.config import InferConfig
 from dsflow.infer.engine import open_engine
 from dsflow.infer.history import ObjectHistory, TrackedObject
 from dsflow.infer.labels import attribute_label, detector_label, read_labels
-from dsflow.infer.preprocess import (
-    NCHW,
-    NHWC,
-    Geometry,
-    PreprocessSpec,
-    interpolation_flag,
-    preprocess,
-    read_mean_file,
-    source_rects,
-)
+from dsflow.infer.preprocess import NCHW, Geometry, preprocess, preprocess_spec, source_rects
 from dsflow.infer.stage import (
     Samples,
     SegmentationMeta,
@@ -194,7 +185,7 @@ class PreprocessNode(_StageNode):
     def start(self, ctx: NodeContext) -> None:
         cfg = self.stage.config
         engine = self.stage.engine(ctx)
-        self.spec, self.input_name = _preprocess_spec(cfg, engine)
+        self.spec, self.input_name = preprocess_spec(cfg, engine)
         self.network = NetworkInfo(self.spec.width, self.spec.height, self.spec.channels)
         self.batches_seen = 0
         self.history = None  # a new one on every run: the Stage outlives runs
@@ -277,57 +268,6 @@ class PreprocessNode(_StageNode):
 def _async_classifier(cfg: InferConfig) -> bool:
     """``classifier-async-mode`` counts for secondary classifiers only (nvinfer turns it off otherwise)."""
     return cfg.secondary and cfg["classifier-async-mode"] and cfg.network_type == nvconfig.CLASSIFIER
-
-
-def _preprocess_spec(cfg: InferConfig, engine: Engine) -> tuple[PreprocessSpec, str]:
-    """Network size, layout and dtype from the engine's first input, checked against the config."""
-    if len(engine.inputs) != 1:
-        names = ", ".join(s.name for s in engine.inputs[1:])
-        raise ConfigError(
-            f"{cfg.origin}: the model has inputs besides the image ({names}); "
-            "non-image inputs need an input-layer initializer (NvDsInferInitializeInputLayers), not supported yet"
-        )
-    spec = engine.inputs[0]
-    shape = spec.sample_shape
-    if len(shape) != 3:
-        raise ConfigError(
-            f"{cfg.origin}: the model input {spec.name!r} has shape {spec.shape}; "
-            "expected an image (N, C, H, W) or (N, H, W, C)"
-        )
-    if "network-input-order" in cfg:
-        layout = cfg["network-input-order"]
-    else:  # from the engine: channels first when the first dim looks like channels
-        layout = NCHW if shape[0] in (1, 3, 4) or (shape[0] is None and shape[2] not in (1, 3, 4)) else NHWC
-    c, h, w = shape if layout == NCHW else (shape[2], shape[0], shape[1])
-    dims = cfg["infer-dims"]
-    if dims:
-        for name, got, want in (("channels", c, dims[0]), ("height", h, dims[1]), ("width", w, dims[2])):
-            if got is not None and got != want:
-                raise cfg.error(
-                    "infer-dims", f"{name} {want} does not match the model input {spec.name!r} {spec.shape}"
-                )
-        c, h, w = dims
-    if None in (c, h, w):
-        raise cfg.error(
-            "infer-dims", f"the model input {spec.name!r} {spec.shape} has dynamic sizes: set infer-dims c;h;w"
-        )
-    color = cfg["model-color-format"]
-    if (color == 2) != (c == 1):
-        raise cfg.error("model-color-format", f"{color} does not fit a model input with {c} channels")
-    scale = cfg["net-scale-factor"]
-    mean = None
-    if cfg["mean-file"]:
-        mean = read_mean_file(cfg["mean-file"], w, h, c)
-    elif cfg["offsets"] and scale > 0:  # nvinfer ignores the offsets with a scale ≤ 0
-        if len(cfg["offsets"]) != c:
-            raise cfg.error("offsets", f"{len(cfg['offsets'])} values for a model with {c} channels")
-        mean = np.array(cfg["offsets"], np.float32)
-    dtype = spec.dtype if spec.dtype.kind == "f" else np.dtype(np.float32)
-    return PreprocessSpec(
-        width=w, height=h, channels=c, color_format=color, layout=layout, scale=scale if scale > 0 else 1.0,
-        mean=mean, keep_aspect=cfg["maintain-aspect-ratio"], symmetric_padding=cfg["symmetric-padding"],
-        interpolation=interpolation_flag(cfg["scaling-filter"]), dtype=dtype,
-    ), spec.name  # fmt: skip
 
 
 class InferNode(_StageNode):
