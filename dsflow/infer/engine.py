@@ -126,7 +126,9 @@ def _create(cfg: InferConfig, registry: Registry, backend: str, device: str, str
         if isinstance(made, Engine):
             return made
         if made is None:
-            raise cfg.error("engine-create-func-name", f"{creator_name} returned nothing (expected an engine or a model)")
+            raise cfg.error(
+                "engine-create-func-name", f"{creator_name} returned nothing (expected an engine or a model)"
+            )
         model = made
     return make(model, options, device=device, stream=stream)
 
