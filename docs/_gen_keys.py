@@ -53,14 +53,25 @@ DIFFERENCES = {
     "mean-file": "PPM, P6 or P3, of the network size.",
     "scaling-filter": "OpenCV interpolation: nearest, linear, cubic, area, Lanczos4; 5 and 6 are nearest.",
     "scaling-compute-hw": "0 and 1 make no difference (scaling runs in OpenCV); 2 is an error.",
-    "custom-lib-path": "Read and resolved, not loaded: calling its functions is not available yet. Parser names "
-    "are looked up among dsflow's built-ins and plugins; an unknown one is an error that names this library.",
-    "parse-bbox-func-name": "A name registered by dsflow or a plugin: see [parsers](nvinfer-parsers.md).",
-    "parse-bbox-instance-mask-func-name": "A name registered by dsflow or a plugin.",
-    "parse-classifier-func-name": "A name registered by dsflow or a plugin; the default is `softmax`.",
-    "parse-segmentation-func-name": "A name registered by dsflow or a plugin; the default is `argmax`.",
-    "engine-create-func-name": "A Python engine creator registered by a plugin, called with the stage's config; "
-    "it returns an engine or a model for the backend. An unknown name is an error when the graph is loaded.",
+    "custom-lib-path": "Opened when a name has no Python implementation, or to probe for `RegisterCustomOps` "
+    "(an ONNX Runtime custom-op library, registered with the session) and `NvDsInferInitializeInputLayers`. "
+    "Functions may use nvinfer's C++ ABI or dsflow's C ABI: see [parser libraries](how-to-parser-library.md). "
+    "A path that does not exist is a warning while every name has a Python implementation.",
+    "parse-bbox-func-name": "A name registered by dsflow or a plugin (see [parsers](nvinfer-parsers.md)), "
+    "else a function of custom-lib-path.",
+    "parse-bbox-instance-mask-func-name": "A name registered by dsflow or a plugin, "
+    "else a function of custom-lib-path.",
+    "parse-classifier-func-name": "A name registered by dsflow or a plugin, else a function of custom-lib-path; "
+    "the default is `softmax`.",
+    "parse-segmentation-func-name": "A name registered by dsflow or a plugin, else a function of custom-lib-path; "
+    "the default is `argmax`.",
+    "engine-create-func-name": "A Python engine creator registered by a plugin, else a dsflow-ABI function of "
+    "custom-lib-path; called with the stage's config, it returns an engine or a model for the backend. nvinfer's "
+    "TensorRT-based creators need the TensorRT backend. An unknown name is an error when the graph is loaded.",
+    "model-parser-func-name": "dsflow extension (nvinfer finds `NvDsInferCreateModelParser` in the library). "
+    "A Python model parser registered by a plugin, called with model-file and the config; it returns an ONNX model.",
+    "input-init-func-name": "dsflow extension. Without it, nvinfer's rule: `NvDsInferInitializeInputLayers` of "
+    "custom-lib-path fills the non-image inputs when the library exports it.",
     "custom-network-config": "Handed to the engine creator with the rest of the config.",
     "onnx-file": "Required (unless an engine creator makes the model).",
     "num-detected-classes": "0 drops every detection, as in nvinfer (dsflow warns).",
@@ -80,8 +91,8 @@ DIFFERENCES = {
     "uff-input-dims": "As input-dims.",
     "enable-dbscan": "true gives cluster-mode 1, false is dropped; ignored, with a warning, when cluster-mode is set.",
     "threshold": "Sets the same value as pre-cluster-threshold.",
-    "model-file": "Allowed next to engine-create-func-name, as the creator's weights file (DeepStream-Yolo's Darknet "
-    "`.weights`).",
+    "model-file": "Allowed next to engine-create-func-name (the creator's weights file, e.g. DeepStream-Yolo's "
+    "Darknet `.weights`) or model-parser-func-name (the file in a custom format it reads).",
     "post-cluster-threshold": "As nvinfer: NMS and hybrid keep `conf > threshold`, DBSCAN keeps `conf >= threshold`, "
     "GroupRectangles ignores it.",
     "group-threshold": "0, the default, skips grouping: cluster-mode 0 then passes every box on with confidence −0.1.",

@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 
 from dsflow import Attribute, Batch, NodeContext, ObjectMeta, hookimpl, param
-from dsflow.errors import ConfigError, GraphError, PluginError
+from dsflow.errors import ConfigError, GraphError
 from dsflow.graph import NodeSpec
 from dsflow.infer import config as nvconfig
 from dsflow.infer.cluster import ClusterMode, apply_object_filters, cluster
 from dsflow.infer.config import InferConfig
-from dsflow.infer.engine import open_engine
+from dsflow.infer.engine import ModelSource, model_source, open_engine
+from dsflow.infer.functions import input_initializer, resolve_function
 from dsflow.infer.history import ObjectHistory, TrackedObject
 from dsflow.infer.labels import attribute_label, detector_label, read_labels
 from dsflow.infer.preprocess import NCHW, Geometry, preprocess, preprocess_spec, source_rects
@@ -75,16 +76,20 @@ OWN_PARAMS = ("config", "backend", "threads")
 
 @dataclass(frozen=True)
 class Stage:
-    """One inference stage as its three nodes share it: checked config, parser and labels."""
+    """One inference stage as its three nodes share it: checked config, custom functions, labels."""
 
     config: InferConfig
     options: NvInferParams
     registry: Registry
     parser: Callable[..., Any] | None
     labels: list[list[str]]
+    model: ModelSource
+    initializer: Callable[..., Any] | None = None
+    """Fills the model's non-image inputs (``input-init-func-name``, or the library's
+    ``NvDsInferInitializeInputLayers``)."""
 
     def engine(self, ctx: NodeContext) -> Engine:
-        return open_engine(self.config, self.registry, backend=self.options.backend, device=ctx.device,
+        return open_engine(self.config, self.registry, self.model, backend=self.options.backend, device=ctx.device,
                            stream=ctx.stream, threads=self.options.threads)  # fmt: skip
 
 
@@ -108,28 +113,17 @@ def stage_from_params(values: MarkedDict, owner: str, registry: Registry) -> Sta
         known = ", ".join(sorted(registry.tables["engine_backends"]))
         msg = f"{values.at('backend')}: {owner}: unknown backend {options.backend!r} (available: {known})"
         raise ConfigError(msg)
-    creator = cfg["engine-create-func-name"]
-    if creator and creator not in registry.tables["engine_creators"]:
-        _lookup(cfg, registry, "engine_creators", "engine-create-func-name", creator)
-    return Stage(cfg, options, registry, _parser(cfg, registry), read_labels(cfg["labelfile-path"]))
+    return Stage(
+        cfg, options, registry, _parser(cfg, registry), read_labels(cfg["labelfile-path"]),
+        model_source(cfg, registry), input_initializer(cfg, registry),
+    )  # fmt: skip
 
 
 def _parser(cfg: InferConfig, registry: Registry) -> Callable[..., Any] | None:
     if cfg.network_type not in PARSERS:
         return None  # network-type 100: tensors only
     family, key, default = PARSERS[cfg.network_type]
-    return _lookup(cfg, registry, family, key, cfg[key] or default)
-
-
-def _lookup(cfg: InferConfig, registry: Registry, family: str, key: str, name: str) -> Callable[..., Any]:
-    """A named implementation; the error lists what is available (and says why libraries don't count yet)."""
-    try:
-        return registry.lookup(family, name)  # type: ignore[no-any-return]
-    except PluginError as exc:
-        hint = ""
-        if cfg["custom-lib-path"]:
-            hint = f"; functions of custom-lib-path libraries ({cfg['custom-lib-path']}) cannot be called yet"
-        raise cfg.error(key, f"{exc}{hint}") from None
+    return resolve_function(cfg, registry, family, key, cfg[key] or default)
 
 
 class _StageNode(Node):
@@ -280,6 +274,32 @@ class InferNode(_StageNode):
         cfg = self.stage.config
         self.limit = min(cfg["batch-size"], self.engine.max_batch_size or cfg["batch-size"])
         self._check_output_names(cfg)
+        self.extra_inputs = self._initialize_inputs(cfg, ctx)
+
+    def _initialize_inputs(self, cfg: InferConfig, ctx: NodeContext) -> dict[str, np.ndarray]:
+        """The non-image inputs, filled once for the largest batch (nvinfer's ``NvDsInferInitializeInputLayers``)."""
+        others = self.engine.inputs[1:]
+        if not others:
+            return {}
+        names = ", ".join(s.name for s in others)
+        if self.stage.initializer is None:
+            raise ConfigError(
+                f"{cfg.origin}: the model has inputs besides the image ({names}): set input-init-func-name, or give "
+                "a custom-lib-path that exports NvDsInferInitializeInputLayers"
+            )
+        rows = self.engine.max_batch_size or cfg["batch-size"]
+        layers = []
+        for index, spec in enumerate(others, start=1):
+            if None in spec.sample_shape:
+                raise ConfigError(f"{cfg.origin}: the non-image input {spec.name!r} {spec.shape} has dynamic sizes")
+            layers.append(Layer(spec.name, np.zeros((rows, *spec.sample_shape), spec.dtype), index, is_input=True))
+        image, _ = preprocess_spec(cfg, self.engine)
+        network = NetworkInfo(image.width, image.height, image.channels)
+        filled = self.stage.initializer(layers, network, rows, xp=np, stream=ctx.stream)
+        missing = [s.name for s in others if s.name not in filled]
+        if missing:
+            raise ConfigError(f"{cfg.origin}: the input initializer did not fill {', '.join(missing)}")
+        return {s.name: np.asarray(filled[s.name], s.dtype) for s in others}
 
     def _check_output_names(self, cfg: InferConfig) -> None:
         names = {o.name for o in self.engine.outputs}
@@ -300,7 +320,8 @@ class InferNode(_StageNode):
             n = len(chunk)
             if fixed is not None and n < fixed:  # a fixed-batch model: pad the last chunk
                 chunk = np.concatenate([chunk, np.zeros((fixed - n, *chunk.shape[1:]), chunk.dtype)])
-            out = self.engine.infer({name: chunk}, ctx.stream)
+            feed = {name: chunk, **{k: v[: len(chunk)] for k, v in self.extra_inputs.items()}}
+            out = self.engine.infer(feed, ctx.stream)
             parts.append({k: v[:n] for k, v in out.items()})
         samples.outputs = parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         return batch
@@ -345,6 +366,7 @@ class ParseNode(_StageNode):
         # them in async mode, so an object never gets the result computed for its own frame there.
         pending = deque(samples.cached)
         ahead = 1 if self.async_mode else 0
+        parsed = self._parse(outputs, samples, ctx) if attach is not None else []
         for row in range(len(samples)):
             while pending and pending[0][0] < samples.frame_index[row] + ahead:
                 self._reattach(batch, *pending.popleft())
@@ -356,21 +378,41 @@ class ParseNode(_StageNode):
                                   cfg["maintain-aspect-ratio"])  # fmt: skip
                 (obj.tensors if obj is not None else frame.tensors)[tensor_meta_key(cfg.unique_id)] = meta
             if attach is not None:
-                attach(layers, samples, row, frame, obj, ctx)
+                attach(parsed[row], samples, row, frame, obj)
         while pending:
             self._reattach(batch, *pending.popleft())
         return batch
+
+    def _parse(self, outputs: dict[str, Any], samples: Samples, ctx: NodeContext) -> list[Any]:
+        """The parser's result for every row: one call per row, or one per batch when it can."""
+        cfg = self.stage.config
+        parser = self.stage.parser
+        assert parser is not None
+        kind = cfg.network_type
+        if kind in (nvconfig.DETECTOR, nvconfig.INSTANCE_SEGMENTATION):
+            args: tuple[Any, ...] = (self.params_for_parser,)
+        elif kind == nvconfig.CLASSIFIER:
+            args = (cfg["classifier-threshold"],)
+        else:
+            args = (cfg["segmentation-threshold"],)
+        extra = {"order": cfg["segmentation-output-order"]} if kind == nvconfig.SEGMENTATION else {}
+        names = list(outputs)
+        whole_batch = getattr(parser, "parse_batch", None)  # library parsers of dsflow's C ABI
+        if whole_batch is not None:
+            layers = [Layer(name, outputs[name], i) for i, name in enumerate(names)]
+            return list(whole_batch(layers, len(samples), samples.network, *args, xp=np, stream=ctx.stream, **extra))
+        return [
+            parser([Layer(name, outputs[name][row], i) for i, name in enumerate(names)], samples.network, *args,
+                   xp=np, stream=ctx.stream, **extra)
+            for row in range(len(samples))
+        ]  # fmt: skip
 
     def _reattach(self, batch: Batch, frame_index: int, obj: ObjectMeta, entry: TrackedObject) -> None:
         """A tracked object not inferred now gets its latest result again."""
         self._attach(batch.frames[frame_index], obj, entry.cached())
 
-    def _detections(
-        self, layers: list[Layer], samples: Samples, row: int, frame: Any, parent: Any, ctx: NodeContext
-    ) -> None:
+    def _detections(self, dets: Detections, samples: Samples, row: int, frame: Any, parent: Any) -> None:
         cfg = self.stage.config
-        assert self.stage.parser is not None
-        dets: Detections = self.stage.parser(layers, samples.network, self.params_for_parser, xp=np, stream=ctx.stream)
         dets = cluster(dets, ClusterMode(cfg["cluster-mode"]), cfg.class_attrs)
         if not len(dets):
             return
@@ -402,12 +444,8 @@ class ParseNode(_StageNode):
                 extra={name: mapped.extra[name][i] for name in extra_names},
             ))  # fmt: skip
 
-    def _attributes(
-        self, layers: list[Layer], samples: Samples, row: int, frame: Any, obj: Any, ctx: NodeContext
-    ) -> None:
+    def _attributes(self, attributes: list[Attribute], samples: Samples, row: int, frame: Any, obj: Any) -> None:
         cfg = self.stage.config
-        assert self.stage.parser is not None
-        attributes = self.stage.parser(layers, samples.network, cfg["classifier-threshold"], xp=np, stream=ctx.stream)
         for a in attributes:
             a.label = a.label or attribute_label(self.stage.labels, a.index, a.class_id)
             a.component_id = cfg.unique_id
@@ -427,17 +465,11 @@ class ParseNode(_StageNode):
             frame.objects.append(obj)
         obj.attributes.extend(attributes)
 
-    def _segmentation(
-        self, layers: list[Layer], samples: Samples, row: int, frame: Any, obj: Any, ctx: NodeContext
-    ) -> None:
+    def _segmentation(self, result: tuple[Any, Any], samples: Samples, row: int, frame: Any, obj: Any) -> None:
         cfg = self.stage.config
-        assert self.stage.parser is not None
-        order = cfg["segmentation-output-order"]
-        class_map, probabilities = self.stage.parser(
-            layers, samples.network, cfg["segmentation-threshold"], xp=np, stream=ctx.stream, order=order
-        )
-        shape = layers[0].dims
-        classes = shape[0] if order == NCHW else shape[-1]
+        class_map, probabilities = result
+        shape = next(iter(samples.outputs.values())).shape[1:]
+        classes = shape[0] if cfg["segmentation-output-order"] == NCHW else shape[-1]
         meta = SegmentationMeta(cfg.unique_id, int(classes), class_map, probabilities)
         (obj.tensors if obj is not None else frame.tensors)[segmentation_key(cfg.unique_id)] = meta
 

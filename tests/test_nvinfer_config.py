@@ -514,7 +514,8 @@ def test_engine_file_alone_asks_for_the_onnx_file(folder: Path) -> None:
 
 def test_no_model_at_all(folder: Path) -> None:
     assert error_of(folder, "", header="[property]\ngie-unique-id=1\n") == (
-        f"{folder / 'pgie.txt'}: no model: set onnx-file (or engine-create-func-name)"
+        f"{folder / 'pgie.txt'}: no model: set onnx-file (or engine-create-func-name, or model-parser-func-name "
+        "with model-file)"
     )
 
 
@@ -579,6 +580,10 @@ VALID: dict[str, tuple[str, tuple[str, Any], str]] = {
     "parse-segmentation-func-name": ("argmax", ("parse-segmentation-func-name", "argmax"), ""),
     "engine-create-func-name": ("make_engine", ("engine-create-func-name", "make_engine"), ""),
     "custom-network-config": ("yolo.cfg", ("custom-network-config", "yolo.cfg"), ""),
+    "model-parser-func-name": (
+        "read_npz", ("model-parser-func-name", "read_npz"), "model-file=net.npz\nonnx-file=model.onnx"
+    ),
+    "input-init-func-name": ("fill_im_info", ("input-init-func-name", "fill_im_info"), ""),
     "model-file": ("yolo.weights", ("model-file", f"{F}/yolo.weights"), "engine-create-func-name=make_engine"),
     "proto-file": ("x.prototxt", ("proto-file", None), ""),
     "uff-file": ("x.uff", ("uff-file", None), ""),

@@ -319,8 +319,8 @@ def _convert_legacy(settings: dict[str, Setting]) -> None:
 def _reject(spec: Key, setting: Setting, settings: dict[str, Setting]) -> None:
     if spec.status != "rejected" or setting.value in (None, False, ""):
         return
-    if spec.name == "model-file" and "engine-create-func-name" in settings:
-        return  # a weights file for the custom engine function (e.g. Darknet .weights), not Caffe
+    if spec.name == "model-file" and ("engine-create-func-name" in settings or "model-parser-func-name" in settings):
+        return  # a file for the custom engine function or model parser (e.g. Darknet .weights), not Caffe
     msg = f"{setting.where}: {spec.name}: {spec.note}"
     raise ConfigError(msg)
 
@@ -379,13 +379,17 @@ def _check(cfg: InferConfig) -> None:
         raise cfg.error("output-instance-mask", f"needs cluster-mode 4 (got {cfg['cluster-mode']})")
     if cfg["scaling-compute-hw"] == 2:
         raise cfg.error("scaling-compute-hw", "2 (VIC) exists only on Jetson; use 0 or 1")
-    if not (cfg["onnx-file"] or cfg["engine-create-func-name"]):
+    if cfg["model-parser-func-name"] and not cfg["model-file"]:
+        raise cfg.error("model-parser-func-name", "needs model-file: the file in the custom format it reads")
+    if not (cfg["onnx-file"] or cfg["engine-create-func-name"] or cfg["model-parser-func-name"]):
         if cfg["model-engine-file"]:
             raise cfg.error(
                 "model-engine-file",
                 "a serialized TensorRT engine alone cannot run on the onnxruntime backend: set onnx-file to the model",
             )
-        raise ConfigError(f"{cfg.origin}: no model: set onnx-file (or engine-create-func-name)")
-    for key in ("onnx-file", "labelfile-path", "mean-file"):
+        raise ConfigError(
+            f"{cfg.origin}: no model: set onnx-file (or engine-create-func-name, or model-parser-func-name with model-file)"
+        )
+    for key in ("onnx-file", "labelfile-path", "mean-file"):  # model-file is read by the custom function
         if cfg[key] and not os.path.isfile(cfg[key]):
             raise cfg.error(key, f"file not found: {cfg[key]}")

@@ -7,19 +7,24 @@ what identifies them, so a model is loaded once however many nodes use it.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dsflow.errors import ConfigError, EngineError
+from dsflow.errors import ConfigError, EngineError, PluginError
 from dsflow.model import Engine, TensorSpec
 from dsflow.plugins import hookimpl
 
 if TYPE_CHECKING:
     from dsflow.infer.config import InferConfig
     from dsflow.plugins.registry import Registry
+
+log = logging.getLogger("dsflow.nvinfer")
 
 _ORT_TYPES = {
     "tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
@@ -73,12 +78,19 @@ def _host(array: Any) -> np.ndarray:
 
 
 def onnxruntime_backend(model: Any, options: Mapping[str, Any], *, device: str, stream: Any) -> Engine:
-    """The built-in ``onnxruntime`` backend: ``model`` is a path, bytes or an ``onnx.ModelProto``."""
+    """The built-in ``onnxruntime`` backend: ``model`` is a path, bytes or an ``onnx.ModelProto``.
+
+    ``options``: ``threads`` (intra-op threads, 0 for ONNX Runtime's choice), ``custom_layers``
+    (providers called with the session options) and ``custom_op_libraries`` (paths of
+    custom-op libraries, registered before the model is loaded).
+    """
     import onnxruntime as ort
 
     if hasattr(model, "SerializeToString"):
         model = model.SerializeToString()
     session_options = ort.SessionOptions()
+    for path in options.get("custom_op_libraries", ()):
+        session_options.register_custom_ops_library(path)
     for hook in options.get("custom_layers", ()):
         hook("onnxruntime", session_options)
     threads = options.get("threads", 0)
@@ -87,49 +99,90 @@ def onnxruntime_backend(model: Any, options: Mapping[str, Any], *, device: str, 
     return OnnxRuntimeEngine(model, device=device, stream=stream, options=session_options)
 
 
+CUSTOM_OPS_SYMBOL = "RegisterCustomOps"
+"""What an ONNX Runtime custom-op library exports; such a custom-lib-path is registered with the session."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a stage's model comes from, resolved when the graph is loaded."""
+
+    creator: Callable[..., Any] | None = None
+    """``engine-create-func-name``: called with the config; returns an engine or a model."""
+    model_parser: Callable[..., Any] | None = None
+    """``model-parser-func-name``: called with ``model-file`` and the config; returns an ONNX model."""
+    custom_op_libraries: tuple[str, ...] = ()
+
+
+def model_source(cfg: InferConfig, registry: Registry) -> ModelSource:
+    """Resolve the stage's engine creator, model parser and custom-op library by name."""
+    from dsflow.infer.functions import resolve_function
+    from dsflow.native import library
+
+    creator = parser = None
+    if cfg["engine-create-func-name"]:
+        creator = resolve_function(cfg, registry, "engine_creators", "engine-create-func-name",
+                                   cfg["engine-create-func-name"])  # fmt: skip
+    if cfg["model-parser-func-name"]:
+        parser = resolve_function(cfg, registry, "model_parsers", "model-parser-func-name",
+                                  cfg["model-parser-func-name"])  # fmt: skip
+    lib = cfg["custom-lib-path"]
+    if lib and not os.path.isfile(lib):
+        log.warning("%s: warning: custom-lib-path %s does not exist; only functions dsflow or its plugins provide "
+                    "can be used", cfg.where("custom-lib-path"), lib)  # fmt: skip
+    ops = (lib,) if lib and library.has_symbol(lib, CUSTOM_OPS_SYMBOL) else ()
+    return ModelSource(creator, parser, ops)
+
+
 _cache: dict[tuple[Any, ...], Engine] = {}
 _lock = threading.Lock()
 
 
-def open_engine(cfg: InferConfig, registry: Registry, *, backend: str, device: str, stream: Any = None,
-                threads: int = 0) -> Engine:  # fmt: skip
+def open_engine(cfg: InferConfig, registry: Registry, model: ModelSource, *, backend: str, device: str,
+                stream: Any = None, threads: int = 0) -> Engine:  # fmt: skip
     """The engine of stage ``cfg``, created on first use and shared afterwards.
 
-    With ``engine-create-func-name`` the named creator makes it (returning an engine, or a
-    model for the backend); otherwise the backend loads ``onnx-file``.
+    With ``engine-create-func-name`` the creator makes it (returning an engine, or a model for
+    the backend); with ``model-parser-func-name`` the parser turns ``model-file`` into an ONNX
+    model; otherwise the backend loads ``onnx-file``.
     """
-    key = (cfg["onnx-file"], cfg["engine-create-func-name"], cfg["custom-network-config"], backend, device,
-           cfg["gpu-id"], threads)  # fmt: skip
+    key = (cfg["onnx-file"], cfg["engine-create-func-name"], cfg["model-parser-func-name"], cfg["model-file"],
+           cfg["custom-network-config"], backend, device, cfg["gpu-id"], threads, model.custom_op_libraries)  # fmt: skip
     with _lock:
         engine = _cache.get(key)
         if engine is None:
-            engine = _cache[key] = _create(cfg, registry, backend, device, stream, threads)
+            engine = _cache[key] = _create(cfg, registry, model, backend, device, stream, threads)
     return engine
 
 
-def _create(cfg: InferConfig, registry: Registry, backend: str, device: str, stream: Any, threads: int) -> Engine:
-    from dsflow.errors import PluginError
-
+def _create(cfg: InferConfig, registry: Registry, source: ModelSource, backend: str, device: str, stream: Any,
+            threads: int) -> Engine:  # fmt: skip
     try:
         make = registry.lookup("engine_backends", backend)
     except PluginError as exc:
         raise ConfigError(f"{cfg.origin}: backend: {exc}") from None
-    options = {"threads": threads, "custom_layers": [r.obj for r in registry.tables["custom_layers"].values()]}
+    options = {
+        "threads": threads,
+        "custom_layers": [r.obj for r in registry.tables["custom_layers"].values()],
+        "custom_op_libraries": source.custom_op_libraries,
+    }
     model: Any = cfg["onnx-file"]
-    creator_name = cfg["engine-create-func-name"]
-    if creator_name:
-        try:
-            creator = registry.lookup("engine_creators", creator_name)
-        except PluginError as exc:
-            raise cfg.error("engine-create-func-name", str(exc)) from None
-        made = creator(cfg)
+    if source.creator is not None:
+        made = source.creator(cfg)
         if isinstance(made, Engine):
             return made
         if made is None:
             raise cfg.error(
-                "engine-create-func-name", f"{creator_name} returned nothing (expected an engine or a model)"
+                "engine-create-func-name",
+                f"{cfg['engine-create-func-name']} returned nothing (expected an engine or a model)",
             )
         model = made
+    elif source.model_parser is not None:
+        model = source.model_parser(cfg["model-file"], cfg)
+        if model is None:
+            raise cfg.error(
+                "model-parser-func-name", f"{cfg['model-parser-func-name']} returned nothing (expected an ONNX model)"
+            )
     return make(model, options, device=device, stream=stream)
 
 

@@ -186,13 +186,7 @@ def read_mean_file(path: str, width: int, height: int, channels: int) -> np.ndar
 
 def preprocess_spec(cfg: InferConfig, engine: Engine) -> tuple[PreprocessSpec, str]:
     """Network size, layout and dtype from the engine's first input, checked against the config."""
-    if len(engine.inputs) != 1:
-        names = ", ".join(s.name for s in engine.inputs[1:])
-        raise ConfigError(
-            f"{cfg.origin}: the model has inputs besides the image ({names}); "
-            "non-image inputs need an input-layer initializer (NvDsInferInitializeInputLayers), not supported yet"
-        )
-    spec = engine.inputs[0]
+    spec = engine.inputs[0]  # binding 0 is the image, as in nvinfer; the infer node feeds the others
     shape = spec.sample_shape
     if len(shape) != 3:
         raise ConfigError(

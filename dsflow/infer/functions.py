@@ -1,0 +1,46 @@
+"""Custom functions by name: a plugin's Python implementation first, then ``custom-lib-path``.
+
+Every ``*-func-name`` key of a stage resolves here when the graph is loaded, so a misspelt
+name or a missing symbol is reported by ``dsflow validate`` with the key's file and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from dsflow.errors import PluginError
+from dsflow.native import library
+
+if TYPE_CHECKING:
+    from dsflow.infer.config import InferConfig
+    from dsflow.plugins.registry import Registry
+
+INPUT_INIT_SYMBOL = "NvDsInferInitializeInputLayers"
+"""nvinfer calls this function of the custom library, when it exists, to fill non-image inputs."""
+
+
+def resolve_function(cfg: InferConfig, registry: Registry, family: str, key: str, name: str) -> Callable[..., Any]:
+    """The implementation of ``name`` (configured with ``key``) in ``family``; errors list what exists."""
+    try:
+        return registry.lookup(family, name)  # type: ignore[no-any-return]
+    except PluginError as exc:
+        missing = exc
+    lib = cfg["custom-lib-path"]
+    if not lib:
+        raise cfg.error(key, str(missing))
+    try:
+        return library.resolve(lib, name, family)
+    except PluginError as exc:
+        raise cfg.error(key, f"{missing}; and in custom-lib-path: {exc}") from None
+
+
+def input_initializer(cfg: InferConfig, registry: Registry) -> Callable[..., Any] | None:
+    """``input-init-func-name``, else the custom library's ``NvDsInferInitializeInputLayers``, else None."""
+    name = cfg["input-init-func-name"]
+    if name:
+        return resolve_function(cfg, registry, "input_initializers", "input-init-func-name", name)
+    lib = cfg["custom-lib-path"]
+    if lib and library.has_symbol(lib, INPUT_INIT_SYMBOL):
+        return library.resolve(lib, INPUT_INIT_SYMBOL, "input_initializers")
+    return None

@@ -1,0 +1,1 @@
+"""Custom functions in shared libraries: dsflow's C ABI, nvinfer's C++ ABI through ctypes, and their headers."""
