@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     nodes = commands.add_parser("nodes", help="list node types, or describe one")
     nodes.add_argument("type", nargs="?", metavar="TYPE", help="a node type to describe")
     nodes.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    commands.add_parser(
+        "include",
+        help="print the folder of dsflow's C headers (for -I when compiling custom libraries)",
+        description="Print the folder holding dsflow/infer.h (dsflow's C ABI) and nvdsinfer_custom_impl.h "
+        "(nvinfer compatibility), e.g. g++ -I\"$(dsflow include)\" ...",
+    )
     return parser
 
 
@@ -191,10 +197,18 @@ def _dedent(doc: str | None) -> str:
     return inspect.cleandoc(doc or "")
 
 
+def _cmd_include(args: argparse.Namespace, out: Console, err: Console) -> ExitCode:
+    from dsflow.native import include_dir
+
+    print(include_dir())  # plain print: scripts use it in $(...)
+    return ExitCode.OK
+
+
 _COMMANDS = {
     "run": _cmd_run,
     "validate": _cmd_validate,
     "show": _cmd_show,
     "plugins": _cmd_plugins,
     "nodes": _cmd_nodes,
+    "include": _cmd_include,
 }

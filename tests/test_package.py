@@ -43,6 +43,19 @@ def test_wheel_ships_builtin_nodes_as_dsflow_nodes_and_no_top_level_nodes(tmp_pa
     assert "dsflow/nodes/sources.py" in names
     assert "dsflow/plugins/hookspecs.py" in names
     assert not [n for n in names if n.startswith("nodes/")]
+    for sub_package in ("infer", "infer/parsers", "native"):
+        assert f"dsflow/{sub_package}/__init__.py" in names
+    # every header of the source tree ships, so `dsflow include` works from an installed wheel
+    headers = {str(p.relative_to(root)) for p in (root / "dsflow" / "native" / "include").rglob("*.h")}
+    assert headers
+    assert headers <= set(names)
+
+
+def test_include_prints_the_header_folder():
+    out = subprocess.run([sys.executable, "-m", "dsflow", "include"], capture_output=True, text=True, check=True)
+    folder = Path(out.stdout.strip())
+    assert folder == Path(dsflow.__file__).resolve().parent / "native" / "include"
+    assert folder.is_dir()
 
 
 def test_python_dash_m_dsflow_runs_the_cli():
