@@ -9,8 +9,9 @@
  * TensorRT; it is not NVIDIA's header. Layouts match DeepStream 6.3 on LP64 targets.
  *
  * Every entry point is found with dlsym by its plain name, so it must have C linkage: define it
- * `extern "C"`, or follow it with its CHECK_CUSTOM_*_PROTOTYPE macro, which also fails the build when the
- * function's parameters differ from the interface.
+ * `extern "C"`, or write its CHECK_CUSTOM_*_PROTOTYPE macro before the definition (the macro's extern "C"
+ * declaration then gives the definition C linkage). The macro also fails the build when the function's
+ * parameters differ from the interface.
  *
  * TensorRT types appear only as pointers and references and are forward-declared here; sources that
  * build engines include NvInfer.h themselves (before or after this header).
@@ -206,7 +207,8 @@ IModelParser *NvDsInferCreateModelParser(const NvDsInferContextInitParams *initP
 } /* extern "C" */
 
 /* ---- prototype checks -----------------------------------------------------------------------------
- * Write `CHECK_CUSTOM_PARSE_FUNC_PROTOTYPE(MyParser);` after (or before) the definition of MyParser.
+ * Write `CHECK_CUSTOM_PARSE_FUNC_PROTOTYPE(MyParser);` before the definition of MyParser, or after it when
+ * the definition itself is `extern "C"` (after a plain C++ definition it is a conflicting declaration).
  * Each macro declares the function extern "C" (so its symbol is the plain name) and checks that its type
  * is the interface's: different parameters fail to compile, naming the function. */
 
