@@ -249,3 +249,59 @@ def segmentation_model(size: tuple[int, int], channels: int = 3, *, nhwc_output:
         nodes = [helper.make_node("Identity", ["input"], ["seg"])]
         shape = ["batch", channels, height, width]
     return _finish(nodes, "segmentation", [x], [helper.make_tensor_value_info("seg", onnx.TensorProto.FLOAT, shape)])
+
+
+# -- models for the custom-model interface (tests/test_custom_models.py) ---------------------------
+
+
+def scaled_sum_model(size: tuple[int, int], channels: int = 3, *, batch: int | None = None) -> bytes:
+    """A model with a second, non-image input: ``sums = ReduceSum(input over H, W) · scale``.
+
+    Inputs ``input`` ``(N, channels, H, W)`` (binding 0, the image) and ``scale`` ``(N, channels)``;
+    output ``sums`` ``(N, channels)``. The batch dimension is dynamic unless ``batch`` fixes it.
+    """
+    width, height = size
+    n: str | int = "batch" if batch is None else batch
+    x = helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [n, channels, height, width])
+    scale = helper.make_tensor_value_info("scale", onnx.TensorProto.FLOAT, [n, channels])
+    nodes: list = []
+    axes = _const(nodes, "_axes", np.array([2, 3], np.int64))
+    nodes += [
+        helper.make_node("ReduceSum", ["input", axes], ["_sum"], keepdims=0),
+        helper.make_node("Mul", ["_sum", "scale"], ["sums"]),
+    ]
+    out = helper.make_tensor_value_info("sums", onnx.TensorProto.FLOAT, [n, channels])
+    return _finish(nodes, "scaled_sum", [x, scale], [out])
+
+
+def custom_op_model(
+    op_type: str,
+    size: tuple[int, int],
+    outputs: Sequence[str],
+    *,
+    channels: int = 3,
+    offset: float | None = None,
+    domain: str = "ai.onnx.contrib",
+) -> bytes:
+    """``outputs = op_type(input − offset)``: one node of a custom-operator domain on the image.
+
+    The outputs are declared float with the input's shape (elementwise operators). ONNX's checker
+    does not know custom domains, so only the standard part of the model is checked.
+    """
+    width, height = size
+    dims = ["batch", channels, height, width]
+    x = helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, dims)
+    nodes: list = []
+    source = "input"
+    if offset is not None:
+        nodes.append(helper.make_node("Sub", ["input", _const(nodes, "_offset", np.array(offset, np.float32))], ["_x"]))
+        source = "_x"
+    nodes.append(helper.make_node(op_type, [source], list(outputs), domain=domain))
+    graph = helper.make_graph(
+        nodes, op_type, [x], [helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, dims) for o in outputs]
+    )
+    opsets = [helper.make_opsetid("", OPSET), helper.make_opsetid(domain, 1)]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="dsflow-tests")
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model)
+    return model.SerializeToString()

@@ -88,6 +88,8 @@ def onnxruntime_backend(model: Any, options: Mapping[str, Any], *, device: str, 
 
     if hasattr(model, "SerializeToString"):
         model = model.SerializeToString()
+    elif isinstance(model, os.PathLike):
+        model = os.fspath(model)
     session_options = ort.SessionOptions()
     for path in options.get("custom_op_libraries", ()):
         session_options.register_custom_ops_library(path)
@@ -176,14 +178,33 @@ def _create(cfg: InferConfig, registry: Registry, source: ModelSource, backend: 
                 "engine-create-func-name",
                 f"{cfg['engine-create-func-name']} returned nothing (expected an engine or a model)",
             )
+        if make is onnxruntime_backend and not _onnx_model(made):
+            lacks = ", ".join(a for a in ("inputs", "outputs", "max_batch_size", "infer") if not hasattr(made, a))
+            msg = (
+                f"{cfg['engine-create-func-name']} returned a value of type {type(made).__name__}: neither an engine "
+                f"(it lacks {lacks}) nor an ONNX model ({ONNX_MODEL_FORMS})"
+            )
+            error = cfg.error("engine-create-func-name", msg)
+            raise error
         model = made
     elif source.model_parser is not None:
         model = source.model_parser(cfg["model-file"], cfg)
-        if model is None:
-            raise cfg.error(
-                "model-parser-func-name", f"{cfg['model-parser-func-name']} returned nothing (expected an ONNX model)"
-            )
+        if model is None or (make is onnxruntime_backend and not _onnx_model(model)):
+            got = "nothing" if model is None else f"a value of type {type(model).__name__}"
+            msg = f"{cfg['model-parser-func-name']} returned {got} (expected an ONNX model: {ONNX_MODEL_FORMS})"
+            error = cfg.error("model-parser-func-name", msg)
+            raise error
     return make(model, options, device=device, stream=stream)
+
+
+ONNX_MODEL_FORMS = "a ModelProto, bytes or a path"
+"""What the onnxruntime backend loads, as error messages name it."""
+
+
+def _onnx_model(model: Any) -> bool:
+    """Whether the onnxruntime backend can load ``model``: checked first, so a wrong return value of a
+    creator or model parser is reported with its config key rather than as ONNX Runtime's type error."""
+    return isinstance(model, (str, bytes, os.PathLike)) or hasattr(model, "SerializeToString")
 
 
 @hookimpl
