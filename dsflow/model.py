@@ -28,7 +28,8 @@ class Layer:
 
     @property
     def dims(self) -> tuple[int, ...]:
-        """Shape without the batch dimension (``inferDims``)."""
+        """Shape of ``data``: one sample's for parsers (nvinfer's ``inferDims``, no batch dimension);
+        input initializers get whole ``(max_batch_size, ...)`` arrays."""
         return tuple(self.data.shape)
 
     @property

@@ -122,6 +122,9 @@ def model_source(cfg: InferConfig, registry: Registry) -> ModelSource:
     from dsflow.native import library
 
     creator = parser = None
+    if cfg["engine-create-func-name"] and cfg["model-parser-func-name"]:
+        log.warning("%s: warning: model-parser-func-name is not used: engine-create-func-name makes the model",
+                    cfg.where("model-parser-func-name"))  # fmt: skip
     if cfg["engine-create-func-name"]:
         creator = resolve_function(cfg, registry, "engine_creators", "engine-create-func-name",
                                    cfg["engine-create-func-name"])  # fmt: skip
@@ -148,8 +151,10 @@ def open_engine(cfg: InferConfig, registry: Registry, model: ModelSource, *, bac
     the backend); with ``model-parser-func-name`` the parser turns ``model-file`` into an ONNX
     model; otherwise the backend loads ``onnx-file``.
     """
-    key = (cfg["onnx-file"], cfg["engine-create-func-name"], cfg["model-parser-func-name"], cfg["model-file"],
-           cfg["custom-network-config"], backend, device, cfg["gpu-id"], threads, model.custom_op_libraries)  # fmt: skip
+    # The functions themselves (not their names) are part of the key: two graphs may register one name differently.
+    layers = tuple(r.obj for r in registry.tables["custom_layers"].values())
+    key = (cfg["onnx-file"], cfg["model-file"], cfg["custom-network-config"], model, layers, backend, device,
+           cfg["gpu-id"], threads)  # fmt: skip
     with _lock:
         engine = _cache.get(key)
         if engine is None:
