@@ -388,7 +388,8 @@ def _check(cfg: InferConfig) -> None:
                 "a serialized TensorRT engine alone cannot run on the onnxruntime backend: set onnx-file to the model",
             )
         raise ConfigError(
-            f"{cfg.origin}: no model: set onnx-file (or engine-create-func-name, or model-parser-func-name with model-file)"
+            f"{cfg.origin}: no model: set onnx-file "
+            "(or engine-create-func-name, or model-parser-func-name with model-file)"
         )
     for key in ("onnx-file", "labelfile-path", "mean-file"):  # model-file is read by the custom function
         if cfg[key] and not os.path.isfile(cfg[key]):

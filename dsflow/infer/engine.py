@@ -65,7 +65,7 @@ class OnnxRuntimeEngine:
 
     def infer(self, inputs: Mapping[str, Any], stream: Any = None) -> dict[str, Any]:
         results = self.session.run(self._names, {k: _host(v) for k, v in inputs.items()})
-        return dict(zip(self._names, results))
+        return dict(zip(self._names, results, strict=True))
 
 
 def _spec(arg: Any) -> TensorSpec:
