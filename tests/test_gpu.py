@@ -387,3 +387,34 @@ def test_nvinfer_on_device_frames_equals_the_cpu_run(log, tmp_path):
     for (_, _, cpu), (_, _, gpu) in zip(runs["cpu"], runs["gpu"], strict=True):
         assert cpu.shape == (3, 4, 6)
         np.testing.assert_allclose(gpu, cpu, rtol=0, atol=1e-6)
+
+
+@pytest.mark.requires_cuda
+def test_a_library_parser_gets_the_cuda_stream_as_a_pointer(tmp_path):
+    """dsflow's C ABI hands a CuPy stream to the function as its cudaStream_t, and NULL for no stream."""
+    import ctypes
+    import os
+    import shutil
+    import subprocess
+
+    import cupy
+
+    from dsflow.model import DetectionParams, Layer, NetworkInfo
+    from dsflow.native import dsflow_abi, include_dir
+
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        pytest.skip("needs a C compiler")
+    lib_path = tmp_path / "libecho.so"
+    source = h.Path(__file__).parent / "native" / "dsflow" / "yolo_rows.c"
+    subprocess.run([gcc, "-shared", "-fPIC", "-O2", "-I", str(include_dir()), str(source), "-o", str(lib_path)],
+                   check=True)  # fmt: skip
+    lib = ctypes.CDLL(str(lib_path), mode=os.RTLD_LAZY)
+    echo = dsflow_abi.wrap(lib, "DsflowStreamEcho", "bbox_parsers", dsflow_abi.read_info(lib, "DsflowStreamEcho"))
+    layers = [Layer("output", np.zeros((1, 1, 6), np.float32), 0)]
+    params = DetectionParams(1, np.zeros(1, np.float32), np.zeros(1, np.float32))
+    stream = cupy.cuda.Stream(non_blocking=True)
+    (on_gpu,) = echo.parse_batch(layers, 1, NetworkInfo(8, 8, 3), params, xp=np, stream=stream)
+    (on_cpu,) = echo.parse_batch(layers, 1, NetworkInfo(8, 8, 3), params, xp=np, stream=None)
+    assert on_gpu.class_id.tolist() == np.array([stream.ptr & 0xFFFFFFFF], np.uint32).view(np.int32).tolist()
+    assert on_cpu.class_id.tolist() == [0]
