@@ -486,7 +486,8 @@ def test_family_without_a_kind_and_missing_symbols(libs: dict) -> None:
         wrap(lib, "DsflowYoloRows", "segmentation_parsers")
     assert str(info.value) == (
         f"{where(lib, 'DsflowYoloRows')}: dsflow's C ABI has no segmentation parsers (it has DSFLOW_BBOX_PARSER, "
-        "DSFLOW_INSTANCE_MASK_PARSER, DSFLOW_CLASSIFIER_PARSER, DSFLOW_INPUT_INITIALIZER, DSFLOW_ENGINE_CREATOR)"
+        "DSFLOW_INSTANCE_MASK_PARSER, DSFLOW_CLASSIFIER_PARSER, DSFLOW_INPUT_INITIALIZER, DSFLOW_ENGINE_CREATOR, "
+        "DSFLOW_MODEL_PARSER)"
     )
     with pytest.raises(PluginError) as info:
         wrap(lib, "Nowhere", "bbox_parsers")

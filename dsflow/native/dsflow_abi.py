@@ -45,12 +45,14 @@ KIND_INSTANCE_MASK_PARSER = 2
 KIND_CLASSIFIER_PARSER = 3
 KIND_INPUT_INITIALIZER = 4
 KIND_ENGINE_CREATOR = 5
+KIND_MODEL_PARSER = 6
 KIND_NAMES = {
     KIND_BBOX_PARSER: ("DSFLOW_BBOX_PARSER", "bbox parser"),
     KIND_INSTANCE_MASK_PARSER: ("DSFLOW_INSTANCE_MASK_PARSER", "instance-mask parser"),
     KIND_CLASSIFIER_PARSER: ("DSFLOW_CLASSIFIER_PARSER", "classifier parser"),
     KIND_INPUT_INITIALIZER: ("DSFLOW_INPUT_INITIALIZER", "input initializer"),
     KIND_ENGINE_CREATOR: ("DSFLOW_ENGINE_CREATOR", "engine creator"),
+    KIND_MODEL_PARSER: ("DSFLOW_MODEL_PARSER", "model parser"),
 }
 FAMILY_KINDS = {
     "bbox_parsers": KIND_BBOX_PARSER,
@@ -58,6 +60,7 @@ FAMILY_KINDS = {
     "classifier_parsers": KIND_CLASSIFIER_PARSER,
     "input_initializers": KIND_INPUT_INITIALIZER,
     "engine_creators": KIND_ENGINE_CREATOR,
+    "model_parsers": KIND_MODEL_PARSER,
 }
 """Registry family → the kind a library function of that family must be declared as."""
 
@@ -209,6 +212,7 @@ OBJECT_SIZES = {
     KIND_CLASSIFIER_PARSER: ("DsflowAttribute", ctypes.sizeof(DsflowAttribute)),
     KIND_INPUT_INITIALIZER: ("DsflowNetworkInfo", ctypes.sizeof(DsflowNetworkInfo)),
     KIND_ENGINE_CREATOR: ("DsflowEngineRequest", ctypes.sizeof(DsflowEngineRequest)),
+    KIND_MODEL_PARSER: ("DsflowEngineRequest", ctypes.sizeof(DsflowEngineRequest)),
 }
 """The struct each kind's ``object_size`` measures, and its size here."""
 
@@ -317,25 +321,44 @@ def _address(array: np.ndarray) -> int:
 
 
 _COLUMNS = ("class_id", "left", "top", "width", "height", "confidence")
+_OBJECT_WORDS = OBJECT_DTYPE.itemsize // 4
+assert OBJECT_DTYPE.names == ("sample", *_COLUMNS)
+assert all(OBJECT_DTYPE[i].itemsize == 4 for i in range(_OBJECT_WORDS))
 _new_detections = object.__new__
 _TRUSTED = [f.name for f in fields(Detections)] == [*_COLUMNS, "masks", "extra"]
-"""Whether :class:`Detections` has the fields :func:`_detections` sets (else it calls the checked constructor)."""
+"""Whether :class:`Detections` has the fields :func:`_per_sample` sets (else it calls the checked constructor)."""
 
 
-def _detections(columns: Sequence[np.ndarray], masks: Any) -> Detections:
-    """Detections over columns already of the right dtypes and lengths, without ``__post_init__``'s checks.
+def _per_sample(columns: Sequence[np.ndarray], planes: np.ndarray | None, bounds: list[int]) -> list[Detections]:
+    """One :class:`Detections` per sample over slices of the batch's columns (``bounds``: ``count + 1`` offsets).
 
-    The checks cost about 3 µs per sample; the columns here come from one array of ``DsflowObject``
-    records, so they hold by construction.
+    Built without ``Detections.__post_init__``, whose checks cost about 3 µs per sample: the columns
+    come from one array of ``DsflowObject`` records (int32 class ids, float32 values, one length), so
+    they hold by construction. Samples without objects share zero-length columns.
     """
     if not _TRUSTED:
-        return Detections(*columns, masks=masks)
-    detections = _new_detections(Detections)
-    detections.class_id, detections.left, detections.top, detections.width, detections.height, \
-        detections.confidence = columns  # fmt: skip
-    detections.masks = masks
-    detections.extra = {}
-    return detections
+        return [
+            Detections(*(column[a:b] for column in columns), masks=None if planes is None else planes[a:b])
+            for a, b in itertools.pairwise(bounds)
+        ]
+    class_id, left, top, width, height, confidence = columns
+    empty = tuple(column[:0] for column in columns)
+    no_masks = None if planes is None else planes[:0]
+    result = []
+    for a, b in itertools.pairwise(bounds):
+        detections = _new_detections(Detections)
+        if a == b:
+            detections.class_id, detections.left, detections.top, detections.width, detections.height, \
+                detections.confidence = empty  # fmt: skip
+            detections.masks = no_masks
+        else:
+            detections.class_id, detections.left, detections.top, detections.width, detections.height, \
+                detections.confidence = class_id[a:b], left[a:b], top[a:b], width[a:b], height[a:b], \
+                confidence[a:b]  # fmt: skip
+            detections.masks = None if planes is None else planes[a:b]
+        detections.extra = {}
+        result.append(detections)
+    return result
 
 
 def stream_pointer(stream: Any) -> int | None:
@@ -508,31 +531,23 @@ class BboxParser(_Function):
         self, items: np.ndarray, masks: np.ndarray | None, out: DsflowObjects, capacity: int, mask_capacity: int,
         count: int,
     ) -> list[Detections]:  # fmt: skip
-        """One :class:`Detections` per sample: slices of one set of columns; samples without objects share
-        zero-length columns."""
+        """One :class:`Detections` per sample, checked against the buffers and the batch."""
         n = out.count
         mask_h, mask_w = out.mask_height, out.mask_width
         if n > capacity or (self.masks and n * mask_h * mask_w > mask_capacity):
             msg = f"{self.where} returned count {n} with room for {capacity} objects (and {mask_capacity} mask floats)"
             raise EngineError(msg)
-        records = items[:n]
-        order, bounds = _order(self.where, records["sample"], count)
+        # One transposed copy gives every column at once (rows sample, class_id, left, ..., confidence),
+        # none of them a view of the records buffer.
+        block = items.view(np.uint32).reshape(-1, _OBJECT_WORDS)[:n].T.copy()
+        order, bounds = _order(self.where, block[0], count)
         planes = masks[: n * mask_h * mask_w].reshape(n, mask_h, mask_w) if masks is not None else None
         if order is not None:
-            records = records[order]
+            block = block[:, order]
             planes = planes[order] if planes is not None else None
         elif planes is not None:
             planes = planes.copy()  # let the oversized buffer go
-        columns = [np.ascontiguousarray(records[name]) for name in _COLUMNS]
-        empty, no_masks = [column[:0] for column in columns], None if planes is None else planes[:0]
-        result = []
-        for start, stop in itertools.pairwise(bounds):
-            if start == stop:
-                result.append(_detections(empty, no_masks))
-            else:
-                sample_masks = None if planes is None else planes[start:stop]
-                result.append(_detections([column[start:stop] for column in columns], sample_masks))
-        return result
+        return _per_sample([block[1].view(np.int32), *block[2:].view(np.float32)], planes, bounds)
 
 
 class InstanceMaskParser(BboxParser):
@@ -666,6 +681,16 @@ class EngineCreator(_Function):
                 RELEASE(blob.release)(blob.data)
 
 
+class ModelParser(EngineCreator):
+    """A ``DSFLOW_MODEL_PARSER`` function: ``parser(model_file, cfg)`` returns the ONNX model as bytes.
+
+    It has the engine creator's C signature; the function reads ``request->model_file``.
+    """
+
+    def __call__(self, model_file: Any, cfg: Any = None) -> bytes:  # type: ignore[override]
+        return super().__call__(cfg)
+
+
 def _setting(cfg: Any, key: str) -> Any:
     """``cfg[key]``, or None for a key this config type does not know."""
     try:
@@ -680,4 +705,5 @@ _WRAPPERS: Mapping[int, type[_Function]] = {
     KIND_CLASSIFIER_PARSER: ClassifierParser,
     KIND_INPUT_INITIALIZER: InputInitializer,
     KIND_ENGINE_CREATOR: EngineCreator,
+    KIND_MODEL_PARSER: ModelParser,
 }

@@ -100,3 +100,35 @@ DSFLOW_ENGINE_CREATOR(DsflowFailingCreator)
     out->release = count_and_free;
     return DSFLOW_ERROR;
 }
+
+/* A model parser for a made-up container format: the 8 bytes "DSFLOWM1", then an ONNX model.
+   It reads request->model_file, checks the magic and returns the payload (static-free: malloc'd,
+   released by count_and_free). */
+DSFLOW_MODEL_PARSER(DsflowContainerToOnnx)
+{
+    FILE* file;
+    long size;
+    char magic[8];
+    void* data;
+    if (!request->model_file || !(file = fopen(request->model_file, "rb")))
+        return DSFLOW_ERROR;
+    fseek(file, 0, SEEK_END);
+    size = ftell(file) - 8;
+    fseek(file, 0, SEEK_SET);
+    if (size <= 0 || fread(magic, 1, 8, file) != 8 || memcmp(magic, "DSFLOWM1", 8) != 0) {
+        fclose(file);
+        return DSFLOW_ERROR;
+    }
+    data = malloc((size_t)size);
+    if (!data || fread(data, 1, (size_t)size, file) != (size_t)size) {
+        free(data);
+        fclose(file);
+        return DSFLOW_ERROR;
+    }
+    fclose(file);
+    out->data = data;
+    out->size = (uint64_t)size;
+    out->format = DSFLOW_BLOB_ONNX;
+    out->release = count_and_free;
+    return DSFLOW_OK;
+}

@@ -89,7 +89,8 @@ typedef enum DsflowKind {
     DSFLOW_KIND_INSTANCE_MASK_PARSER = 2, /* parse-bbox-instance-mask-func-name */
     DSFLOW_KIND_CLASSIFIER_PARSER = 3,    /* parse-classifier-func-name */
     DSFLOW_KIND_INPUT_INITIALIZER = 4,    /* input-init-func-name */
-    DSFLOW_KIND_ENGINE_CREATOR = 5        /* engine-create-func-name */
+    DSFLOW_KIND_ENGINE_CREATOR = 5,       /* engine-create-func-name */
+    DSFLOW_KIND_MODEL_PARSER = 6          /* model-parser-func-name: model_file (a custom format) to ONNX */
 } DsflowKind;
 
 /* Formats of DsflowBlob. */
@@ -310,6 +311,10 @@ typedef int32_t (*DsflowEngineCreatorFn)(const DsflowEngineRequest* request, Dsf
                     DSFLOW_KIND_INPUT_INITIALIZER, DsflowNetworkInfo)
 #define DSFLOW_ENGINE_CREATOR(name)                                                                   \
     DSFLOW_DECLARE_(name, DsflowEngineCreatorFn, DSFLOW_ENGINE_CREATOR_PARAMS, DSFLOW_KIND_ENGINE_CREATOR, \
+                    DsflowEngineRequest)
+/* A model parser has the engine creator's signature: it reads request->model_file and returns ONNX. */
+#define DSFLOW_MODEL_PARSER(name)                                                                     \
+    DSFLOW_DECLARE_(name, DsflowEngineCreatorFn, DSFLOW_ENGINE_CREATOR_PARAMS, DSFLOW_KIND_MODEL_PARSER,   \
                     DsflowEngineRequest)
 
 #ifdef __cplusplus
