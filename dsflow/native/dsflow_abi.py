@@ -342,8 +342,8 @@ def _per_sample(columns: Sequence[np.ndarray], planes: np.ndarray | None, bounds
             for a, b in itertools.pairwise(bounds)
         ]
     class_id, left, top, width, height, confidence = columns
-    empty = tuple(column[:0] for column in columns)
-    no_masks = None if planes is None else planes[:0]
+    empty = tuple(column[:0] for column in columns) if len(class_id) else tuple(columns)
+    no_masks = planes if planes is None or not len(planes) else planes[:0]
     result = []
     for a, b in itertools.pairwise(bounds):
         detections = _new_detections(Detections)
@@ -537,6 +537,10 @@ class BboxParser(_Function):
         if n > capacity or (self.masks and n * mask_h * mask_w > mask_capacity):
             msg = f"{self.where} returned count {n} with room for {capacity} objects (and {mask_capacity} mask floats)"
             raise EngineError(msg)
+        if n == 0:  # nothing to cut: every sample gets the same zero-length columns
+            columns = [np.empty(0, np.int32), *(np.empty(0, np.float32) for _ in _COLUMNS[1:])]
+            planes = None if masks is None else np.empty((0, mask_h, mask_w), np.float32)
+            return _per_sample(columns, planes, [0] * (count + 1))
         # One transposed copy gives every column at once (rows sample, class_id, left, ..., confidence),
         # none of them a view of the records buffer.
         block = items.view(np.uint32).reshape(-1, _OBJECT_WORDS)[:n].T.copy()
