@@ -15,8 +15,9 @@ registered objects directly.
 The registered callables receive what nvinfer's C interface receives, as Python objects
 (the :mod:`dsflow.model` types): the output layers with names, dims, dtypes and arrays, the
 network's input size, the per-class detection parameters, the node's CUDA stream and the
-array module (NumPy or CuPy). Resolving names to symbols of a ``custom-lib-path`` shared
-library, when no Python implementation has them, is the next step of the custom-model interface.
+array module (NumPy or CuPy). A name no plugin registers is looked up in the stage's
+``custom-lib-path`` library, whose functions (nvinfer's C++ ABI or dsflow's C ABI) are wrapped
+into callables with these same contracts (:mod:`dsflow.native`).
 """
 
 from __future__ import annotations
@@ -51,12 +52,15 @@ def dsflow_register_nodes() -> Sequence[type[Node]]:
 def dsflow_register_bbox_parsers() -> dict[str, Callable[..., Any]]:
     """Return detector output parsers by name, chosen with ``parse-bbox-func-name``.
 
-    A parser is called once per frame or object batch row as
+    A parser is called once per sample (a frame, or an object for secondary stages) as
     ``parser(outputs, network, params, *, xp, stream)`` with the output layers
     (:class:`dsflow.model.Layer`), the :class:`dsflow.model.NetworkInfo` and the
     :class:`dsflow.model.DetectionParams`; it returns :class:`dsflow.model.Detections`
     (boxes in network-input pixels; dsflow clusters them and maps them to the frame).
-    It is nvinfer's ``NvDsInferParseCustomFunc``.
+    It is nvinfer's ``NvDsInferParseCustomFunc``. A parser that also has
+    ``parse_batch(outputs, count, network, params, *, xp, stream)`` (layers batch-first,
+    ``count`` rows; one result per row) is called once per batch through it instead; the
+    same holds for the other parser families.
     """
 
 
@@ -101,8 +105,8 @@ def dsflow_register_segmentation_parsers() -> dict[str, Callable[..., Any]]:
 def dsflow_register_engine_backends() -> dict[str, Callable[..., Any]]:
     """Return inference backends by name (``onnxruntime``, ``tensorrt``, ``torch``...).
 
-    A backend is called once per model (engines are shared by the nodes of a stage) as
-    ``backend(model, options, *, device, stream)``
+    A backend is called once per model (an engine is shared by the nodes and stages that run
+    the same model with the same options) as ``backend(model, options, *, device, stream)``
     and returns an object implementing :class:`dsflow.model.Engine`. Infer nodes choose one
     with their ``backend`` key; built-in backends are registered through this same hook.
     """
@@ -112,30 +116,32 @@ def dsflow_register_engine_backends() -> dict[str, Callable[..., Any]]:
 def dsflow_register_engine_creators() -> dict[str, Callable[..., Any]]:
     """Return engine-creation functions by name, chosen with ``engine-create-func-name``.
 
-    Called once per infer node with the node's model configuration; returns an
-    :class:`dsflow.model.Engine`, a serialized engine for the node's backend, or an ONNX
-    model (a ``ModelProto`` or bytes) for the default backend (nvinfer's
-    ``NvDsInferEngineCreateCustomFunc``).
+    Called once per model, when the stage's nodes start, as ``creator(config)`` with the
+    stage's checked configuration; returns an :class:`dsflow.model.Engine`, used as it is, or
+    a model that the stage's backend loads (for ``onnxruntime``: a ``ModelProto``, ONNX bytes
+    or a path). It is nvinfer's ``NvDsInferEngineCreateCustomFunc``.
     """
 
 
 @hookspec
 def dsflow_register_model_parsers() -> dict[str, Callable[..., Any]]:
-    """Return model parsers by name: a model in a custom format into a network.
+    """Return model parsers by name, chosen with ``model-parser-func-name``: a custom format into a network.
 
-    Called once per infer node with the model file and the node's configuration; returns an
-    ONNX ``ModelProto`` usable by any backend, or fills the TensorRT network it is given
-    (nvinfer's ``IModelParser`` from ``NvDsInferCreateModelParser``).
+    Called once per model, when the stage's nodes start, as ``parser(model_file, config)``
+    with the ``model-file`` path and the stage's checked configuration; returns the network as
+    an ONNX model (a ``ModelProto``, its bytes or a path) that the stage's backend loads. It
+    plays the role of nvinfer's ``IModelParser`` from ``NvDsInferCreateModelParser``.
     """
 
 
 @hookspec
 def dsflow_register_input_initializers() -> dict[str, Callable[..., Any]]:
-    """Return initializers of non-image input layers by name.
+    """Return initializers of non-image input layers by name, chosen with ``input-init-func-name``.
 
-    Called once per engine as ``init(layers, network, max_batch_size, *, xp, stream)`` for
-    the input layers the preprocess node does not feed; returns ``{layer_name: array}``
-    (nvinfer's ``NvDsInferInitializeInputLayers``).
+    Called once per stage, when its infer node starts, as
+    ``init(layers, network, max_batch_size, *, xp, stream)`` for the input layers the
+    preprocess node does not feed (zero-filled, ``max_batch_size`` rows each, to fill in
+    place); returns ``{layer_name: array}`` (nvinfer's ``NvDsInferInitializeInputLayers``).
     """
 
 
@@ -143,9 +149,9 @@ def dsflow_register_input_initializers() -> dict[str, Callable[..., Any]]:
 def dsflow_register_custom_layers() -> dict[str, Callable[..., Any]]:
     """Return custom-layer providers by name.
 
-    A provider is called before any engine of a backend is built, as
-    ``provider(backend, target)``: for ONNX Runtime ``target`` is the ``SessionOptions``
-    (register custom-op libraries or Python ops on it), for TensorRT the plugin registry.
-    Every registered provider is called for every engine, as a ``custom-lib-path`` library
-    is loaded for every model of the node that names it.
+    A provider is called by the backend once for every engine it builds, before the model
+    loads, as ``provider(backend, target)``: for ONNX Runtime ``target`` is the
+    ``SessionOptions`` (register custom-op libraries or Python ops on it), for TensorRT the
+    plugin registry. Every registered provider is called for every engine, as a
+    ``custom-lib-path`` library is loaded for every model of the node that names it.
     """
