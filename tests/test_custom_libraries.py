@@ -243,3 +243,22 @@ def test_an_nvinfer_library_initializes_the_other_inputs(scene: Path, log) -> No
     (layers,) = tensor_meta_of(tensor_graph(scene, keys), log)
     np.testing.assert_array_equal(layers["info"], [12.0, 16.0, 1.0])  # {netH, netW, 1}, as nvinfer's samples fill it
     np.testing.assert_array_equal(layers["output"], expected_input(scene))
+
+
+def test_a_library_that_does_not_load_is_only_a_warning_while_dsflow_has_the_names(
+    scene: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Like DeepStream-Yolo's library on a machine without TensorRT: the names it holds are built in."""
+    broken = scene / "libbroken.so"
+    broken.write_text("not an ELF file\n", encoding="utf-8")
+    path = scene / "graph.yaml"
+    keys = f"      parse-bbox-func-name: NvDsInferParseYolo\n      custom-lib-path: {broken}"
+    path.write_text(graph_text(scene, keys), encoding="utf-8")
+    dsflow.load_graph(path)
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith(f"{path}:13:7: warning: cannot load custom library {broken}: ")
+    assert warning.endswith("; only functions dsflow or its plugins provide can be used")
+    path.write_text(graph_text(scene, keys.replace("NvDsInferParseYolo", "Elsewhere")), encoding="utf-8")
+    with pytest.raises(dsflow.ConfigError) as info:
+        dsflow.load_graph(path)
+    assert f"; and in custom-lib-path: cannot load custom library {broken}: " in str(info.value)

@@ -132,9 +132,10 @@ def model_source(cfg: InferConfig, registry: Registry) -> ModelSource:
         parser = resolve_function(cfg, registry, "model_parsers", "model-parser-func-name",
                                   cfg["model-parser-func-name"])  # fmt: skip
     lib = cfg["custom-lib-path"]
-    if lib and not os.path.isfile(lib):
-        log.warning("%s: warning: custom-lib-path %s does not exist; only functions dsflow or its plugins provide "
-                    "can be used", cfg.where("custom-lib-path"), lib)  # fmt: skip
+    problem = library.load_problem(lib) if lib else None
+    if problem:
+        log.warning("%s: warning: %s; only functions dsflow or its plugins provide can be used",
+                    cfg.where("custom-lib-path"), problem)  # fmt: skip
     ops = (lib,) if lib and library.has_symbol(lib, CUSTOM_OPS_SYMBOL) else ()
     return ModelSource(creator, parser, ops)
 

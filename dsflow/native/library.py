@@ -38,13 +38,23 @@ def open_library(path: str) -> ctypes.CDLL:
     return lib
 
 
+def load_problem(path: str) -> str | None:
+    """Why the library at ``path`` cannot be used (missing, or failing to load), or None."""
+    try:
+        open_library(path)
+    except PluginError as exc:
+        return str(exc)
+    return None
+
+
 def has_symbol(path: str, name: str) -> bool:
-    """Whether the library exports ``name``; False for a library that does not exist.
+    """Whether the library exports ``name``; False for a library that is missing or does not load.
 
     Optional entry points (custom ops, input initialization) are probed this way, so a config
-    that still names a DeepStream library whose functions dsflow provides itself keeps working.
+    that still names a DeepStream library whose functions dsflow provides itself keeps working
+    (e.g. DeepStream-Yolo's library, which needs TensorRT to load).
     """
-    return os.path.isfile(path) and hasattr(open_library(path), name)
+    return load_problem(path) is None and hasattr(open_library(path), name)
 
 
 def resolve(path: str, name: str, family: str) -> Callable[..., Any]:
