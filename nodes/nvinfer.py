@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dsflow import Attribute, Batch, NodeContext, ObjectMeta, hookimpl, param
-from dsflow.errors import ConfigError, GraphError
+from dsflow.errors import ConfigError, EngineError, GraphError
 from dsflow.graph import NodeSpec
 from dsflow.infer import config as nvconfig
 from dsflow.infer.cluster import ClusterMode, apply_object_filters, cluster
@@ -400,12 +400,36 @@ class ParseNode(_StageNode):
         whole_batch = getattr(parser, "parse_batch", None)  # library parsers of dsflow's C ABI
         if whole_batch is not None:
             layers = [Layer(name, outputs[name], i) for i, name in enumerate(names)]
-            return list(whole_batch(layers, len(samples), samples.network, *args, xp=np, stream=ctx.stream, **extra))
-        return [
-            parser([Layer(name, outputs[name][row], i) for i, name in enumerate(names)], samples.network, *args,
-                   xp=np, stream=ctx.stream, **extra)
-            for row in range(len(samples))
-        ]  # fmt: skip
+            results = list(whole_batch(layers, len(samples), samples.network, *args, xp=np, stream=ctx.stream, **extra))
+        else:
+            results = [
+                parser([Layer(name, outputs[name][row], i) for i, name in enumerate(names)], samples.network, *args,
+                       xp=np, stream=ctx.stream, **extra)
+                for row in range(len(samples))
+            ]  # fmt: skip
+        self._check_results(results, len(samples))
+        return results
+
+    def _check_results(self, results: list[Any], rows: int) -> None:
+        """A parser returning the wrong thing is named, instead of failing later in dsflow's code."""
+        cfg = self.stage.config
+        _, key, default = PARSERS[cfg.network_type]
+        expected, ok = {
+            nvconfig.DETECTOR: ("Detections", lambda r: isinstance(r, Detections)),
+            nvconfig.INSTANCE_SEGMENTATION: ("Detections", lambda r: isinstance(r, Detections)),
+            nvconfig.CLASSIFIER: ("a list of Attribute", lambda r: isinstance(r, list)),
+            nvconfig.SEGMENTATION: ("(class_map, probabilities)", lambda r: isinstance(r, tuple) and len(r) == 2),
+        }[cfg.network_type]
+        problem = ""
+        if len(results) != rows:
+            problem = f"returned {len(results)} results for {rows} rows"
+        else:
+            bad = next((i for i, r in enumerate(results) if not ok(r)), None)
+            if bad is not None:
+                problem = f"returned {type(results[bad]).__name__} (expected {expected})"
+        if problem:
+            msg = f"{cfg.where(key)}: {key}: the parser {cfg[key] or default!r} {problem}"
+            raise EngineError(msg)
 
     def _reattach(self, batch: Batch, frame_index: int, obj: ObjectMeta, entry: TrackedObject) -> None:
         """A tracked object not inferred now gets its latest result again."""

@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import helper, numpy_helper
-from onnx_models import IR_VERSION, OPSET, custom_op_model, scaled_sum_model
+from onnx_models import IR_VERSION, OPSET, custom_op_model, identity_model, scaled_sum_model
 
 import dsflow
 from dsflow import ConfigError, DsflowError, EngineError, Frame, Graph, NodeError, PluginManager, hookimpl
@@ -667,3 +667,33 @@ def test_python_operator_without_the_provider(scene: Scene) -> None:
     error = scene.run_error(scene.graph([noise(16, 8, seed=3)], scene.config(props)), "preprocess", "infer")
     assert isinstance(error, EngineError)
     assert str(error).endswith(f"ai.onnx.contrib:{op}(-1) is not a registered function/op"), str(error)
+
+
+def test_a_parser_returning_the_wrong_type_is_named(tmp_path: Path) -> None:
+    """A parser's mistake is reported with its config key and name, not as an error inside dsflow."""
+
+    class Plugin:
+        @hookimpl
+        def dsflow_register_bbox_parsers(self) -> dict:
+            return {"sloppy": lambda outputs, network, params, *, xp, stream: [(1, 2, 3, 4)]}
+
+    pm = h.plugins()
+    pm.register(Plugin(), "sloppy-plugin")
+    (tmp_path / "model.onnx").write_bytes(identity_model(["n", 3, 8, 8]))
+    graph = dsflow.load_graph_text(
+        f"""
+nodes:
+  - {{name: cam, type: source.testpattern, params: {{frames: 1, width: 8, height: 8}}}}
+  - name: det
+    type: nvinfer
+    input: cam
+    params: {{onnx-file: {tmp_path / "model.onnx"}, gie-unique-id: 1, parse-bbox-func-name: sloppy}}
+  - {{name: out, type: sink.null, input: det}}
+""",
+        "graph.yaml",
+        plugins=pm,
+    )
+    result = dsflow.run_graph(graph, device="cpu")
+    message = str(result.error.__cause__)
+    assert re.fullmatch(r"graph\.yaml:7:\d+: parse-bbox-func-name: the parser 'sloppy' returned list "
+                        r"\(expected Detections\)", message), message  # fmt: skip
