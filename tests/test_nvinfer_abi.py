@@ -251,6 +251,63 @@ def test_parser_receives_the_detection_params_block(load: Callable[[str], ctypes
     assert got.confidence.tolist() == [32, 32, 32, 1]
 
 
+def test_detection_params_are_reused_per_object_and_see_edits(load: Callable[[str], ctypes.CDLL]) -> None:
+    """The wrapper keeps the params block per ``DetectionParams`` object; it points into the arrays, so an
+    edit of their values reaches the next call, and another object (or float64 thresholds) gets its own."""
+    parser = function(load("bbox_parsers.cpp"), "NvDsInferParseEchoParams", "bbox_parsers")
+    params = params_for([0.25, 0.5], [0.0, 0.75])
+    assert parser([], NETWORK, params, xp=np, stream=None).left.tolist() == [0.25, 0.5, 64]
+    params.pre_cluster_threshold[1] = 0.125
+    got = parser([], NETWORK, params, xp=np, stream=None)
+    assert got.left.tolist() == [0.25, 0.125, 64]
+    assert got.top.tolist() == [0.0, 0.75, 48]
+    other = DetectionParams(3, np.array([0.5, 0.25, 1.0]), np.array([1.0, 0.5, 0.0]))  # float64: converted
+    got = parser([], NetworkInfo(32, 16, 1), other, xp=np, stream=None)
+    assert got.class_id.tolist() == [100, 101, 102, 200]
+    assert got.left.tolist() == [0.5, 0.25, 1.0, 32]
+    assert got.top.tolist() == [1.0, 0.5, 0.0, 16]
+    assert got.width.tolist() == [3, 3, 3, 1]
+    assert parser([], NETWORK, params, xp=np, stream=None).left.tolist() == [0.25, 0.125, 64]
+
+
+def test_layer_vectors_are_reused_per_layer_set_and_thread(load: Callable[[str], ctypes.CDLL]) -> None:
+    """Alternating layer sets each reach the function as they are, and two threads calling one wrapper at
+    once (the C call releases the GIL) each see their own data: layer vectors are kept per thread."""
+    import threading
+
+    parser = function(load("classifiers.cpp"), "NvDsInferClassifierEchoLayers", "classifier_parsers")
+
+    def echo(layers: list[Layer], network: NetworkInfo = NETWORK) -> str:
+        return parser(layers, network, 0.5, xp=np, stream=None).description
+
+    for value in (3, 4):
+        assert echo([Layer("a", np.array([value, 1], np.int32))]) == (
+            f"a type=3 dims=2 n=2 binding=0 input=0 first={value}\nnet=64x48x3 threshold=0.5"
+        )
+        assert echo([Layer("b", np.full((2, 3), value, np.uint8), 2), Layer("a", np.array([9.0], np.float32))],
+                    NetworkInfo(8, 4, 1)) == (
+            f"b type=5 dims=2x3 n=6 binding=2 input=0 first={value}\n"
+            "a type=0 dims=1 n=1 binding=0 input=0 first=9\nnet=8x4x1 threshold=0.5"
+        )  # fmt: skip
+        strided = np.array([[value, 7], [8, 9]], np.int32)[:, 0]  # not contiguous: a copy is passed
+        assert echo([Layer("a", strided)]).startswith(f"a type=3 dims=2 n=2 binding=0 input=0 first={value}\n")
+
+    wrong: list[str] = []
+
+    def worker(offset: int) -> None:
+        for value in range(offset, offset + 1500):
+            text = echo([Layer("a", np.array([value, 0], np.int32))])
+            if not text.startswith(f"a type=3 dims=2 n=2 binding=0 input=0 first={value}\n"):
+                wrong.append(text)
+
+    threads = [threading.Thread(target=worker, args=(offset,)) for offset in (0, 100_000)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
+
+
 def test_parser_returning_false_is_an_engine_error(load: Callable[[str], ctypes.CDLL], row_outputs: dict) -> None:
     lib = load("bbox_parsers.cpp")
     parser = function(lib, "NvDsInferParseFails", "bbox_parsers")

@@ -4,11 +4,12 @@ nvinfer's interface is C++ (``nvdsinfer_custom_impl.h``): parsers take ``std::ve
 ``std::string`` references and grow their output vectors with libstdc++'s ``operator new``. Its
 Itanium ABI is stable, so a function can be called without a C++ shim: a reference is a pointer,
 a libstdc++ ``std::vector<T>`` is three pointers ``{begin, end, end_of_storage}`` and a (C++11-ABI)
-``std::string`` is ``{data, length, 16-byte local buffer or capacity}``. Each call builds those
-headers over memory dsflow owns, passes an empty output vector, reads what the function put in it
-with one NumPy view and frees that memory as nvinfer would: vector storage and ``std::string``
-buffers with ``operator delete``, instance masks with ``operator delete[]``, attribute labels with
-``free``.
+``std::string`` is ``{data, length, 16-byte local buffer or capacity}``. dsflow builds those
+headers over memory it owns (the layer vector once per set of layers and the detection params
+once per params object, so that a call only sets data pointers), passes an empty output vector,
+reads what the function put in it with one NumPy view and frees that memory as nvinfer would:
+vector storage and ``std::string`` buffers with ``operator delete``, instance masks with
+``operator delete[]``, attribute labels with ``free``.
 
 :func:`wrap` returns a callable with exactly the Python contract of the function's registry family,
 called once per sample as nvinfer calls it (there is no ``parse_batch``). Engine creators and model
@@ -18,9 +19,12 @@ parsers need live TensorRT objects and are refused until dsflow has a TensorRT b
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
+import math
 import re
 import struct
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -290,7 +294,7 @@ def wrap(lib: ctypes.CDLL, name: str, family: str) -> Any:
         known = ", ".join((*FAMILIES, *TENSORRT_FAMILIES))
         msg = f"{where}: no nvinfer function type for the family {family!r} (expected one of {known})"
         raise PluginError(msg)
-    address = _address(lib, name, where, path)
+    address = _symbol_address(lib, name, where, path)
     if family in TENSORRT_FAMILIES:
         msg = (
             f"{where}: nvinfer's {TENSORRT_FAMILIES[family]} needs the TensorRT backend, which dsflow does not have "
@@ -309,7 +313,7 @@ def wrap(lib: ctypes.CDLL, name: str, family: str) -> Any:
     return _WRAPPERS[family](address, name, path)
 
 
-def _address(lib: ctypes.CDLL, name: str, where: str, path: str) -> int:
+def _symbol_address(lib: ctypes.CDLL, name: str, where: str, path: str) -> int:
     try:
         return ctypes.cast(lib[name], ctypes.c_void_p).value or 0
     except AttributeError:
@@ -342,17 +346,117 @@ def _contiguous(array: Any) -> np.ndarray:
     return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
 
-def _vector_over(array: np.ndarray | ctypes.Array) -> StdVector:
+_char_over = ctypes.c_char.from_buffer
+
+
+def _address(array: np.ndarray) -> int:
+    """The address of a C-contiguous array's data.
+
+    ``ctypes.c_char.from_buffer`` takes a third of the time of ``array.ctypes.data`` (about 0.3 against
+    0.9 µs), paid for every layer of every sample; it needs a writable, non-empty array (others take
+    the slow way).
+    """
+    try:
+        return ctypes.addressof(_char_over(array))
+    except (TypeError, ValueError, BufferError):  # read-only or empty
+        return array.ctypes.data
+
+
+def _vector_over(array: np.ndarray) -> StdVector:
     """A vector header over memory dsflow owns (the callee only reads it)."""
-    if isinstance(array, np.ndarray):
-        begin, size = array.ctypes.data, array.nbytes
-    else:
-        begin, size = ctypes.addressof(array), ctypes.sizeof(array)
-    return StdVector(begin, begin + size, begin + size)
+    begin = _address(array)
+    end = begin + array.nbytes
+    return StdVector(begin, end, end)
 
 
-def _network(network: NetworkInfo) -> NvDsInferNetworkInfo:
-    return NvDsInferNetworkInfo(int(network.width), int(network.height), int(network.channels))
+_COLUMNS = ("class_id", "left", "top", "width", "height", "confidence")
+_OBJECT_WORDS = OBJECT_DTYPE.itemsize // 4
+assert OBJECT_DTYPE.names == ("classId", "left", "top", "width", "height", "detectionConfidence")
+assert all(OBJECT_DTYPE[i].itemsize == 4 for i in range(_OBJECT_WORDS))
+_new_detections = object.__new__
+_TRUSTED = [f.name for f in dataclasses.fields(Detections)] == [*_COLUMNS, "masks", "extra"]
+"""Whether :class:`Detections` has the fields :func:`_make_detections` sets (else it calls the checked constructor)."""
+
+
+def _make_detections(columns: Sequence[np.ndarray], masks: Any) -> Detections:
+    """A :class:`Detections` over columns that already are what its ``__post_init__`` makes of them.
+
+    The callers pass 1-D int32 class ids and float32 values of one length (and one mask per object),
+    so the checks and conversions, about 15 % of a call, are skipped.
+    """
+    if not _TRUSTED:
+        return Detections(*columns, masks=masks)
+    detections = _new_detections(Detections)
+    detections.class_id, detections.left, detections.top, detections.width, detections.height, \
+        detections.confidence = columns  # fmt: skip
+    detections.masks = masks
+    detections.extra = {}
+    return detections
+
+
+_INFO_SIZE = ctypes.sizeof(NvDsInferLayerInfo)
+_BUFFER_OFFSET = NvDsInferLayerInfo.buffer.offset
+
+MAX_CACHED_VECTORS = 16
+"""Layer vectors a wrapper keeps per thread: one per set of layer names, dims and dtypes it was called with."""
+
+
+class _LayerVector:
+    """A ``std::vector<NvDsInferLayerInfo>`` for one set of layers, reused across calls.
+
+    Types, dims, element counts, binding indexes and names are written once (that was about half
+    the cost of a call); :meth:`point` sets the ``buffer`` pointers for a call. With ``batch`` the
+    arrays hold samples first and ``inferDims`` describes one of them (input initializers).
+    """
+
+    def __init__(self, where: str, layers: Sequence[Layer], arrays: Sequence[np.ndarray], batch: bool = False) -> None:
+        count = len(layers)
+        self.infos = infos = (NvDsInferLayerInfo * max(count, 1))()
+        self.names: list[Any] = []  # the layerName strings, alive as long as the vector
+        for i, (layer, data) in enumerate(zip(layers, arrays, strict=True)):
+            code = DATA_TYPES.get(data.dtype, 5 if data.dtype == np.bool_ else None)
+            if code is None or not data.dtype.isnative:
+                known = ", ".join(str(d) for d in DATA_TYPES)
+                msg = (
+                    f"{where}: layer {layer.name!r} has dtype {data.dtype}, which nvinfer's NvDsInferDataType "
+                    f"cannot describe (expected one of {known})"
+                )
+                raise EngineError(msg)
+            dims = data.shape[1:] if batch else data.shape
+            if len(dims) > MAX_DIMS:
+                msg = f"{where}: layer {layer.name!r} has {len(dims)} dims {dims}, nvinfer allows {MAX_DIMS}"
+                raise EngineError(msg)
+            name = ctypes.create_string_buffer(layer.name.encode())
+            self.names.append(name)
+            info = infos[i]
+            info.dataType = code
+            info.inferDims.numDims = len(dims)
+            info.inferDims.d[: len(dims)] = dims
+            info.inferDims.numElements = math.prod(dims)
+            info.bindingIndex = layer.index
+            info.layerName = ctypes.addressof(name)
+            info.isInput = int(layer.is_input)
+        # A c_void_p over each buffer field: setting its value is all a call has to do.
+        self.buffers = [ctypes.c_void_p.from_buffer(infos, i * _INFO_SIZE + _BUFFER_OFFSET) for i in range(count)]
+        begin = ctypes.addressof(infos)
+        end = begin + count * _INFO_SIZE
+        self.header = StdVector(begin, end, end) if count else StdVector()
+        self.address = ctypes.addressof(self.header)
+        """What to pass for the ``std::vector<NvDsInferLayerInfo> const &``."""
+
+    def point(self, arrays: Sequence[np.ndarray]) -> None:
+        """Point each layer's ``buffer`` at its array (C-contiguous host memory the caller keeps alive)."""
+        for slot, data in zip(self.buffers, arrays, strict=True):
+            slot.value = _address(data)
+
+
+class _PerThread(threading.local):
+    """The structs a wrapper's calls reuse, one set per thread: a call writes its data pointers into them."""
+
+    def __init__(self) -> None:
+        self.vectors: dict[tuple[Any, ...], _LayerVector] = {}
+        self.network: tuple[NetworkInfo, int, NvDsInferNetworkInfo] | None = None
+        self.params: tuple[DetectionParams, int, NvDsInferParseDetectionParams] | None = None
 
 
 class _Function:
@@ -366,6 +470,7 @@ class _Function:
         self.library = path
         self.where = f"custom function {name} ({path})"
         self.fn = ctypes.CFUNCTYPE(ctypes.c_bool, *self.argtypes)(address)
+        self._reused = _PerThread()
 
     def __repr__(self) -> str:
         return f"<nvinfer {self.kind} {self.name} from {self.library}>"
@@ -373,43 +478,30 @@ class _Function:
     def _failed(self) -> EngineError:
         return EngineError(f"{self.where} returned false")
 
-    def _layers(self, layers: Sequence[Layer], *, batch: int | None = None) -> tuple[StdVector, list[Any]]:
-        """A ``std::vector<NvDsInferLayerInfo>`` header over the layers, and what keeps its memory alive.
+    def _layers(self, layers: Sequence[Layer], arrays: Sequence[np.ndarray]) -> _LayerVector:
+        """The vector for one sample's layers, pointed at ``arrays`` (their data as C-contiguous host arrays).
 
-        Each layer's array must already be C-contiguous host memory. With ``batch`` the arrays hold
-        ``batch`` samples first and ``inferDims`` describes one of them (input initializers).
+        Vectors are kept by the layers' names, dims, dtypes, binding indexes and input flags, as a
+        parser sees the same ones on every call. The caller keeps ``arrays`` alive over the call.
         """
-        infos = (NvDsInferLayerInfo * max(len(layers), 1))()
-        keep: list[Any] = [infos]
-        for info, layer in zip(infos, layers, strict=False):
-            data = layer.data
-            code = DATA_TYPES.get(data.dtype, 5 if data.dtype == np.bool_ else None)
-            if code is None or not data.dtype.isnative:
-                known = ", ".join(str(d) for d in DATA_TYPES)
-                msg = (
-                    f"{self.where}: layer {layer.name!r} has dtype {data.dtype}, which nvinfer's NvDsInferDataType "
-                    f"cannot describe (expected one of {known})"
-                )
-                raise EngineError(msg)
-            dims = data.shape if batch is None else data.shape[1:]
-            if len(dims) > MAX_DIMS:
-                msg = f"{self.where}: layer {layer.name!r} has {len(dims)} dims {dims}, nvinfer allows {MAX_DIMS}"
-                raise EngineError(msg)
-            name = ctypes.create_string_buffer(layer.name.encode())
-            keep += [data, name]
-            info.dataType = code
-            info.inferDims.numDims = len(dims)
-            info.inferDims.d[: len(dims)] = dims
-            info.inferDims.numElements = int(np.prod(dims, dtype=np.int64))
-            info.bindingIndex = layer.index
-            info.layerName = ctypes.addressof(name)
-            info.buffer = data.ctypes.data
-            info.isInput = int(layer.is_input)
-        return (_vector_over(infos) if layers else StdVector()), keep
+        key = tuple([(ly.name, a.shape, a.dtype, ly.index, ly.is_input) for ly, a in zip(layers, arrays, strict=True)])
+        vectors = self._reused.vectors
+        vector = vectors.get(key)
+        if vector is None:
+            if len(vectors) >= MAX_CACHED_VECTORS:
+                vectors.clear()  # layers whose shapes keep changing: do not hold on to every vector
+            vector = vectors[key] = _LayerVector(self.where, layers, arrays)
+        vector.point(arrays)
+        return vector
 
-    def _sample_layers(self, layers: Sequence[Layer]) -> tuple[StdVector, list[Any]]:
-        """The per-sample output layers as nvinfer passes them (contiguous host copies where needed)."""
-        return self._layers([Layer(ly.name, _contiguous(ly.data), ly.index, ly.is_input) for ly in layers])
+    def _network(self, network: NetworkInfo) -> int:
+        """The address of ``network`` as nvinfer's struct, made once per (frozen) ``NetworkInfo`` object."""
+        reused = self._reused
+        cached = reused.network
+        if cached is None or cached[0] is not network:
+            struct_ = NvDsInferNetworkInfo(int(network.width), int(network.height), int(network.channels))
+            cached = reused.network = (network, ctypes.addressof(struct_), struct_)
+        return cached[1]
 
     def _records(self, vector: StdVector, dtype: np.dtype) -> np.ndarray:
         """The ``[begin, end)`` records of an output vector, copied; its storage freed with ``operator delete``."""
@@ -440,26 +532,45 @@ class BboxParser(_Function):
         self, outputs: Sequence[Layer], network: NetworkInfo, params: DetectionParams, *, xp: Any = np,
         stream: Any = None,
     ) -> Detections:  # fmt: skip
-        layers, keep = self._sample_layers(outputs)
-        net = _network(network)
-        pre = np.ascontiguousarray(_host(params.pre_cluster_threshold), np.float32)
-        post = np.ascontiguousarray(_host(params.post_cluster_threshold), np.float32)
-        block = NvDsInferParseDetectionParams(int(params.num_classes), _vector_over(pre), _vector_over(post))
-        block.perClassThreshold = ctypes.addressof(block) + _PRECLUSTER_OFFSET  # the reference member
+        arrays = [_contiguous(layer.data) for layer in outputs]
+        vector = self._layers(outputs, arrays)
+        block, keep = self._detection_params(params)
         out = StdVector()
-        ok = self.fn(ctypes.byref(layers), ctypes.byref(net), ctypes.byref(block), ctypes.byref(out))
-        del keep, pre, post
+        ok = self.fn(vector.address, self._network(network), block, ctypes.byref(out))
+        del arrays, keep
         detections = self._detections(self._records(out, self.record))
         if not ok:
             raise self._failed()
         return detections
 
+    def _detection_params(self, params: DetectionParams) -> tuple[int, tuple[Any, ...]]:
+        """The address of ``params`` as nvinfer's struct, and what keeps its memory alive over the call.
+
+        The parse node passes one ``params`` object to every call, so the struct is made once per
+        object when its thresholds are float32 host arrays already: it points into them, so edits of
+        their values are still seen. Otherwise it is made per call, over converted copies.
+        """
+        reused = self._reused
+        cached = reused.params
+        if cached is not None and cached[0] is params:
+            return cached[1], ()
+        pre = np.ascontiguousarray(_host(params.pre_cluster_threshold), np.float32)
+        post = np.ascontiguousarray(_host(params.post_cluster_threshold), np.float32)
+        block = NvDsInferParseDetectionParams(int(params.num_classes), _vector_over(pre), _vector_over(post))
+        address = ctypes.addressof(block)
+        block.perClassThreshold = address + _PRECLUSTER_OFFSET  # the reference member
+        if pre is params.pre_cluster_threshold and post is params.post_cluster_threshold:
+            reused.params = (params, address, block)  # params keeps the arrays alive
+            return address, ()
+        return address, (block, pre, post)
+
     def _detections(self, rows: np.ndarray, masks: Any = None) -> Detections:
-        return Detections(
-            rows["classId"].astype(np.int32),
-            *(np.ascontiguousarray(rows[f]) for f in ("left", "top", "width", "height", "detectionConfidence")),
-            masks=masks,
-        )
+        """Columns of the records' ``NvDsInferObjectDetectionInfo`` fields, all from one transposed copy."""
+        if not len(rows):  # no objects (the usual sample): new empty columns cost half of cutting them
+            return _make_detections([np.empty(0, np.int32), *(np.empty(0, np.float32) for _ in range(5))], masks)
+        words = rows.view(np.uint32).reshape(len(rows), rows.itemsize // 4)
+        block = words[:, :_OBJECT_WORDS].T.copy()  # rows classId, left, top, width, height, detectionConfidence
+        return _make_detections([block[0].view(np.int32), *block[1:].view(np.float32)], masks)
 
 
 class InstanceMaskParser(BboxParser):
@@ -532,14 +643,14 @@ class ClassifierParser(_Function):
     def __call__(
         self, outputs: Sequence[Layer], network: NetworkInfo, threshold: float, *, xp: Any = np, stream: Any = None
     ) -> Attributes:
-        layers, keep = self._sample_layers(outputs)
-        net = _network(network)
+        arrays = [_contiguous(layer.data) for layer in outputs]
+        vector = self._layers(outputs, arrays)
         out = StdVector()
         desc = StdString()
         local = ctypes.addressof(desc) + StdString.local_buf.offset
         desc.data = local  # an empty string: its data is its own local buffer
-        ok = self.fn(ctypes.byref(layers), ctypes.byref(net), float(threshold), ctypes.byref(out), ctypes.byref(desc))
-        del keep
+        ok = self.fn(vector.address, self._network(network), float(threshold), ctypes.byref(out), ctypes.byref(desc))
+        del arrays
         try:
             rows = self._records(out, ATTRIBUTE_DTYPE)
         finally:
@@ -599,30 +710,29 @@ class SegmentationParser(_Function):
         self, outputs: Sequence[Layer], network: NetworkInfo, threshold: float, *, xp: Any = np, stream: Any = None,
         order: int = 0,
     ) -> tuple[np.ndarray, Any]:  # fmt: skip
-        ready = [Layer(ly.name, _contiguous(ly.data), ly.index, ly.is_input) for ly in outputs]
-        if not ready or ready[0].data.ndim != 3 or order not in (0, 1):
-            dims = ready[0].dims if ready else "no layers"
+        arrays = [_contiguous(layer.data) for layer in outputs]
+        if not arrays or arrays[0].ndim != 3 or order not in (0, 1):
+            dims = arrays[0].shape if arrays else "no layers"
             msg = f"{self.where}: output layer 0 has dims {dims} and order {order}; expected 3 dims and order 0 or 1"
             raise EngineError(msg)
-        first = ready[0].data
+        first = arrays[0]
         classes, height, width = first.shape if order == 0 else (first.shape[2], *first.shape[:2])
-        layers, keep = self._layers(ready)
+        vector = self._layers(outputs, arrays)
         class_map = np.full((height, width), -1, np.int32)
         probabilities = ctypes.c_void_p()
-        ok = self.fn(ctypes.byref(layers), ctypes.byref(_network(network)), float(threshold), classes,
-                     class_map.ctypes.data, ctypes.byref(probabilities))  # fmt: skip
-        del keep
+        ok = self.fn(vector.address, self._network(network), float(threshold), classes, _address(class_map),
+                     ctypes.byref(probabilities))  # fmt: skip
         if not ok:
             raise self._failed()
-        return class_map, self._probabilities(probabilities.value, ready, first.shape)
+        return class_map, self._probabilities(probabilities.value, arrays, first.shape)
 
     @staticmethod
-    def _probabilities(pointer: int | None, layers: Sequence[Layer], shape: tuple[int, ...]) -> Any:
+    def _probabilities(pointer: int | None, arrays: Sequence[np.ndarray], shape: tuple[int, ...]) -> Any:
+        """None, a view of the layer the pointer points into, or a copy of the function's own buffer."""
         if not pointer:
             return None
-        count = int(np.prod(shape))
-        for layer in layers:
-            data = layer.data
+        count = math.prod(shape)
+        for data in arrays:
             offset = pointer - data.ctypes.data
             if data.dtype == np.float32 and 0 <= offset and offset % 4 == 0 and offset + count * 4 <= data.nbytes:
                 return data.reshape(-1)[offset // 4 : offset // 4 + count].reshape(shape)
@@ -655,9 +765,10 @@ class InputInitializer(_Function):
                 )
                 raise EngineError(msg)
             ready.append(Layer(layer.name, data, layer.index, True))
-        vector, keep = self._layers(ready, batch=max_batch_size)
-        ok = self.fn(ctypes.byref(vector), ctypes.byref(_network(network)), int(max_batch_size))
-        del keep
+        arrays = [layer.data for layer in ready]
+        vector = _LayerVector(self.where, ready, arrays, batch=True)  # once per engine: not kept
+        vector.point(arrays)
+        ok = self.fn(vector.address, self._network(network), int(max_batch_size))
         if not ok:
             raise self._failed()
         return {layer.name: layer.data for layer in ready}
