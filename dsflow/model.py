@@ -100,6 +100,23 @@ class Detections:
         return len(self.class_id)
 
     @classmethod
+    def from_columns(
+        cls, class_id: np.ndarray, left: np.ndarray, top: np.ndarray, width: np.ndarray, height: np.ndarray,
+        confidence: np.ndarray, masks: Any = None,
+    ) -> Detections:  # fmt: skip
+        """Detections over columns that already are 1-D int32 / float32 arrays of one length.
+
+        Skips ``__post_init__``'s checks and conversions (a few µs, which count when a library
+        parser is called once per sample): for callers that build the columns themselves.
+        """
+        detections = object.__new__(cls)
+        detections.class_id, detections.left, detections.top = class_id, left, top
+        detections.width, detections.height, detections.confidence = width, height, confidence
+        detections.masks = masks
+        detections.extra = {}
+        return detections
+
+    @classmethod
     def empty(cls) -> Detections:
         z = np.zeros(0, np.float32)
         return cls(np.zeros(0, np.int32), z, z, z, z, z)

@@ -17,7 +17,7 @@ import ctypes
 import itertools
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ import numpy as np
 from dsflow.errors import EngineError, PluginError
 from dsflow.frame import Attribute
 from dsflow.model import DetectionParams, Detections, Layer, NetworkInfo
+from dsflow.native._memory import address
 
 ABI_VERSION = 1
 """``DSFLOW_ABI_VERSION`` of the header shipped with this dsflow."""
@@ -304,29 +305,10 @@ def _host(array: Any) -> np.ndarray:
     return get() if callable(get) else np.asarray(array)
 
 
-_char_over = ctypes.c_char.from_buffer
-
-
-def _address(array: np.ndarray) -> int:
-    """The address of a C-contiguous array's data.
-
-    ``ctypes.c_char.from_buffer`` takes a third of the time of ``array.ctypes.data`` (about 0.5 against
-    1.7 µs), which counts when several arrays are passed per batch; it needs a writable, C-contiguous,
-    non-empty array (others take the slow way).
-    """
-    try:
-        return ctypes.addressof(_char_over(array))
-    except (TypeError, ValueError, BufferError):  # read-only, not C-contiguous or empty
-        return array.ctypes.data
-
-
 _COLUMNS = ("class_id", "left", "top", "width", "height", "confidence")
 _OBJECT_WORDS = OBJECT_DTYPE.itemsize // 4
 assert OBJECT_DTYPE.names == ("sample", *_COLUMNS)
 assert all(OBJECT_DTYPE[i].itemsize == 4 for i in range(_OBJECT_WORDS))
-_new_detections = object.__new__
-_TRUSTED = [f.name for f in fields(Detections)] == [*_COLUMNS, "masks", "extra"]
-"""Whether :class:`Detections` has the fields :func:`_per_sample` sets (else it calls the checked constructor)."""
 
 
 def _per_sample(columns: Sequence[np.ndarray], planes: np.ndarray | None, bounds: list[int]) -> list[Detections]:
@@ -336,29 +318,18 @@ def _per_sample(columns: Sequence[np.ndarray], planes: np.ndarray | None, bounds
     come from one array of ``DsflowObject`` records (int32 class ids, float32 values, one length), so
     they hold by construction. Samples without objects share zero-length columns.
     """
-    if not _TRUSTED:
-        return [
-            Detections(*(column[a:b] for column in columns), masks=None if planes is None else planes[a:b])
-            for a, b in itertools.pairwise(bounds)
-        ]
     class_id, left, top, width, height, confidence = columns
     empty = tuple(column[:0] for column in columns) if len(class_id) else tuple(columns)
     no_masks = planes if planes is None or not len(planes) else planes[:0]
-    result = []
-    for a, b in itertools.pairwise(bounds):
-        detections = _new_detections(Detections)
-        if a == b:
-            detections.class_id, detections.left, detections.top, detections.width, detections.height, \
-                detections.confidence = empty  # fmt: skip
-            detections.masks = no_masks
-        else:
-            detections.class_id, detections.left, detections.top, detections.width, detections.height, \
-                detections.confidence = class_id[a:b], left[a:b], top[a:b], width[a:b], height[a:b], \
-                confidence[a:b]  # fmt: skip
-            detections.masks = None if planes is None else planes[a:b]
-        detections.extra = {}
-        result.append(detections)
-    return result
+    return [
+        Detections.from_columns(*empty, masks=no_masks)
+        if a == b
+        else Detections.from_columns(
+            class_id[a:b], left[a:b], top[a:b], width[a:b], height[a:b], confidence[a:b],
+            masks=None if planes is None else planes[a:b],
+        )
+        for a, b in itertools.pairwise(bounds)
+    ]  # fmt: skip
 
 
 def stream_pointer(stream: Any) -> int | None:
@@ -415,7 +386,7 @@ class _Function:
             name = layer.name.encode()
             keep += [data, name]
             tensor = tensors[i]
-            tensor.name, tensor.data, tensor.dtype, tensor.index = name, _address(data), code, layer.index
+            tensor.name, tensor.data, tensor.dtype, tensor.index = name, address(data), code, layer.index
             tensor.ndim = data.ndim
             tensor.dims[: data.ndim] = data.shape
         return tensors, keep
@@ -494,7 +465,7 @@ class BboxParser(_Function):
         for _ in range(MAX_ATTEMPTS):
             items = np.zeros(capacity, OBJECT_DTYPE)
             masks = np.empty(mask_capacity, np.float32) if self.masks else None
-            out = DsflowObjects(_address(items), capacity, 0, None if masks is None else _address(masks),
+            out = DsflowObjects(address(items), capacity, 0, None if masks is None else address(masks),
                                 mask_capacity, 0, 0)  # fmt: skip
             status = self.fn(tensors, len(layers), count, net, det, stream_ptr, out)
             if status != NEED_MORE_SPACE:
@@ -520,7 +491,7 @@ class BboxParser(_Function):
             return cached[1]
         pre = np.ascontiguousarray(params.pre_cluster_threshold, np.float32)
         post = np.ascontiguousarray(params.post_cluster_threshold, np.float32)
-        det = DsflowDetectionParams(params.num_classes, 0, _address(pre), _address(post))
+        det = DsflowDetectionParams(params.num_classes, 0, address(pre), address(post))
         if pre is params.pre_cluster_threshold and post is params.post_cluster_threshold:
             self._params = (params, det)  # params keeps the arrays alive
         else:
@@ -590,7 +561,7 @@ class ClassifierParser(_Function):
         capacity = self.capacity
         for _ in range(MAX_ATTEMPTS):
             items = np.zeros(capacity, ATTRIBUTE_DTYPE)
-            out = DsflowAttributes(_address(items), capacity, 0)
+            out = DsflowAttributes(address(items), capacity, 0)
             status = self.fn(tensors, len(layers), count, net, threshold, stream_ptr, out)
             if status != NEED_MORE_SPACE:
                 break

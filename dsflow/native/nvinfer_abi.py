@@ -19,7 +19,6 @@ parsers need live TensorRT objects and are refused until dsflow has a TensorRT b
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import functools
 import math
 import re
@@ -34,6 +33,7 @@ import numpy as np
 from dsflow.errors import EngineError, PluginError
 from dsflow.frame import Attribute
 from dsflow.model import DetectionParams, Detections, Layer, NetworkInfo
+from dsflow.native._memory import address
 
 MAX_DIMS = 8
 """``NVDSINFER_MAX_DIMS``."""
@@ -294,7 +294,7 @@ def wrap(lib: ctypes.CDLL, name: str, family: str) -> Any:
         known = ", ".join((*FAMILIES, *TENSORRT_FAMILIES))
         msg = f"{where}: no nvinfer function type for the family {family!r} (expected one of {known})"
         raise PluginError(msg)
-    address = _symbol_address(lib, name, where, path)
+    symbol = _symbol_address(lib, name, where, path)
     if family in TENSORRT_FAMILIES:
         msg = (
             f"{where}: nvinfer's {TENSORRT_FAMILIES[family]} needs the TensorRT backend, which dsflow does not have "
@@ -310,7 +310,7 @@ def wrap(lib: ctypes.CDLL, name: str, family: str) -> Any:
         )
         raise PluginError(msg)
     _runtime()  # fail now, not at the first call, if libstdc++ is missing
-    return _WRAPPERS[family](address, name, path)
+    return _WRAPPERS[family](symbol, name, path)
 
 
 def _symbol_address(lib: ctypes.CDLL, name: str, where: str, path: str) -> int:
@@ -346,25 +346,9 @@ def _contiguous(array: Any) -> np.ndarray:
     return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
 
-_char_over = ctypes.c_char.from_buffer
-
-
-def _address(array: np.ndarray) -> int:
-    """The address of a C-contiguous array's data.
-
-    ``ctypes.c_char.from_buffer`` takes a third of the time of ``array.ctypes.data`` (about 0.3 against
-    0.9 µs), paid for every layer of every sample; it needs a writable, non-empty array (others take
-    the slow way).
-    """
-    try:
-        return ctypes.addressof(_char_over(array))
-    except (TypeError, ValueError, BufferError):  # read-only or empty
-        return array.ctypes.data
-
-
 def _vector_over(array: np.ndarray) -> StdVector:
     """A vector header over memory dsflow owns (the callee only reads it)."""
-    begin = _address(array)
+    begin = address(array)
     end = begin + array.nbytes
     return StdVector(begin, end, end)
 
@@ -373,25 +357,6 @@ _COLUMNS = ("class_id", "left", "top", "width", "height", "confidence")
 _OBJECT_WORDS = OBJECT_DTYPE.itemsize // 4
 assert OBJECT_DTYPE.names == ("classId", "left", "top", "width", "height", "detectionConfidence")
 assert all(OBJECT_DTYPE[i].itemsize == 4 for i in range(_OBJECT_WORDS))
-_new_detections = object.__new__
-_TRUSTED = [f.name for f in dataclasses.fields(Detections)] == [*_COLUMNS, "masks", "extra"]
-"""Whether :class:`Detections` has the fields :func:`_make_detections` sets (else it calls the checked constructor)."""
-
-
-def _make_detections(columns: Sequence[np.ndarray], masks: Any) -> Detections:
-    """A :class:`Detections` over columns that already are what its ``__post_init__`` makes of them.
-
-    The callers pass 1-D int32 class ids and float32 values of one length (and one mask per object),
-    so the checks and conversions, about 15 % of a call, are skipped.
-    """
-    if not _TRUSTED:
-        return Detections(*columns, masks=masks)
-    detections = _new_detections(Detections)
-    detections.class_id, detections.left, detections.top, detections.width, detections.height, \
-        detections.confidence = columns  # fmt: skip
-    detections.masks = masks
-    detections.extra = {}
-    return detections
 
 
 _INFO_SIZE = ctypes.sizeof(NvDsInferLayerInfo)
@@ -447,7 +412,7 @@ class _LayerVector:
     def point(self, arrays: Sequence[np.ndarray]) -> None:
         """Point each layer's ``buffer`` at its array (C-contiguous host memory the caller keeps alive)."""
         for slot, data in zip(self.buffers, arrays, strict=True):
-            slot.value = _address(data)
+            slot.value = address(data)
 
 
 class _PerThread(threading.local):
@@ -567,10 +532,12 @@ class BboxParser(_Function):
     def _detections(self, rows: np.ndarray, masks: Any = None) -> Detections:
         """Columns of the records' ``NvDsInferObjectDetectionInfo`` fields, all from one transposed copy."""
         if not len(rows):  # no objects (the usual sample): new empty columns cost half of cutting them
-            return _make_detections([np.empty(0, np.int32), *(np.empty(0, np.float32) for _ in range(5))], masks)
+            return Detections.from_columns(
+                np.empty(0, np.int32), *(np.empty(0, np.float32) for _ in range(5)), masks=masks
+            )
         words = rows.view(np.uint32).reshape(len(rows), rows.itemsize // 4)
         block = words[:, :_OBJECT_WORDS].T.copy()  # rows classId, left, top, width, height, detectionConfidence
-        return _make_detections([block[0].view(np.int32), *block[1:].view(np.float32)], masks)
+        return Detections.from_columns(block[0].view(np.int32), *block[1:].view(np.float32), masks=masks)
 
 
 class InstanceMaskParser(BboxParser):
@@ -720,7 +687,7 @@ class SegmentationParser(_Function):
         vector = self._layers(outputs, arrays)
         class_map = np.full((height, width), -1, np.int32)
         probabilities = ctypes.c_void_p()
-        ok = self.fn(vector.address, self._network(network), float(threshold), classes, _address(class_map),
+        ok = self.fn(vector.address, self._network(network), float(threshold), classes, address(class_map),
                      ctypes.byref(probabilities))  # fmt: skip
         if not ok:
             raise self._failed()
