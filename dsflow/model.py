@@ -8,6 +8,7 @@ are kept as columns (one array per field) so parsers and clustering stay vectori
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -115,6 +116,32 @@ class Detections:
         detections.masks = masks
         detections.extra = {}
         return detections
+
+    @classmethod
+    def split_columns(cls, columns: Sequence[np.ndarray], masks: Any, bounds: Sequence[int]) -> list[Detections]:
+        """One :class:`Detections` per sample over slices ``bounds[i]:bounds[i+1]`` of batch-wide columns.
+
+        As :meth:`from_columns`, without checks; written as one loop because library parsers of a
+        whole batch make one per sample (a function call each would cost a third more).
+        """
+        class_id, left, top, width, height, confidence = columns
+        # Samples without objects (most of them) share zero-length columns.
+        empty = tuple(column[:0] for column in columns) if len(class_id) else tuple(columns)
+        no_masks = masks if masks is None or not len(masks) else masks[:0]
+        new = object.__new__
+        result = []
+        for a, b in itertools.pairwise(bounds):
+            d = new(cls)
+            if a == b:
+                d.class_id, d.left, d.top, d.width, d.height, d.confidence = empty
+                d.masks = no_masks
+            else:
+                d.class_id, d.left, d.top = class_id[a:b], left[a:b], top[a:b]
+                d.width, d.height, d.confidence = width[a:b], height[a:b], confidence[a:b]
+                d.masks = None if masks is None else masks[a:b]
+            d.extra = {}
+            result.append(d)
+        return result
 
     @classmethod
     def empty(cls) -> Detections:

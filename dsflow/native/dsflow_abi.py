@@ -311,27 +311,6 @@ assert OBJECT_DTYPE.names == ("sample", *_COLUMNS)
 assert all(OBJECT_DTYPE[i].itemsize == 4 for i in range(_OBJECT_WORDS))
 
 
-def _per_sample(columns: Sequence[np.ndarray], planes: np.ndarray | None, bounds: list[int]) -> list[Detections]:
-    """One :class:`Detections` per sample over slices of the batch's columns (``bounds``: ``count + 1`` offsets).
-
-    Built without ``Detections.__post_init__``, whose checks cost about 3 µs per sample: the columns
-    come from one array of ``DsflowObject`` records (int32 class ids, float32 values, one length), so
-    they hold by construction. Samples without objects share zero-length columns.
-    """
-    class_id, left, top, width, height, confidence = columns
-    empty = tuple(column[:0] for column in columns) if len(class_id) else tuple(columns)
-    no_masks = planes if planes is None or not len(planes) else planes[:0]
-    return [
-        Detections.from_columns(*empty, masks=no_masks)
-        if a == b
-        else Detections.from_columns(
-            class_id[a:b], left[a:b], top[a:b], width[a:b], height[a:b], confidence[a:b],
-            masks=None if planes is None else planes[a:b],
-        )
-        for a, b in itertools.pairwise(bounds)
-    ]  # fmt: skip
-
-
 def stream_pointer(stream: Any) -> int | None:
     """The ``cudaStream_t`` of a CuPy / torch stream (or a raw int), None for no stream."""
     if stream is None:
@@ -511,7 +490,7 @@ class BboxParser(_Function):
         if n == 0:  # nothing to cut: every sample gets the same zero-length columns
             columns = [np.empty(0, np.int32), *(np.empty(0, np.float32) for _ in _COLUMNS[1:])]
             planes = None if masks is None else np.empty((0, mask_h, mask_w), np.float32)
-            return _per_sample(columns, planes, [0] * (count + 1))
+            return Detections.split_columns(columns, planes, [0] * (count + 1))
         # One transposed copy gives every column at once (rows sample, class_id, left, ..., confidence),
         # none of them a view of the records buffer.
         block = items.view(np.uint32).reshape(-1, _OBJECT_WORDS)[:n].T.copy()
@@ -522,7 +501,7 @@ class BboxParser(_Function):
             planes = planes[order] if planes is not None else None
         elif planes is not None:
             planes = planes.copy()  # let the oversized buffer go
-        return _per_sample([block[1].view(np.int32), *block[2:].view(np.float32)], planes, bounds)
+        return Detections.split_columns([block[1].view(np.int32), *block[2:].view(np.float32)], planes, bounds)
 
 
 class InstanceMaskParser(BboxParser):
