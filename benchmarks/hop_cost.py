@@ -69,8 +69,8 @@ class _Plugin:
 
 
 def chain_yaml(hops: int, batches: int, batch_size: int, queue_size: int, device: str, kind: str) -> str:
-    lines = [f"device: {device}", f"queue-size: {queue_size}", "nodes:",
-             f"  - {{name: feed, type: bench.feed, params: {{batches: {batches}, batch-size: {batch_size}}}}}"]  # fmt: skip
+    feed = f"  - {{name: feed, type: bench.feed, params: {{batches: {batches}, batch-size: {batch_size}}}}}"
+    lines = [f"device: {device}", f"queue-size: {queue_size}", "nodes:", feed]
     previous = "feed"
     for i in range(hops):
         lines.append(f"  - {{name: p{i}, type: {kind}, input: {previous}}}")
@@ -87,7 +87,8 @@ def time_dsflow(
     t0 = time.perf_counter()
     result = dsflow.run_graph(graph)
     elapsed = time.perf_counter() - t0
-    assert result.error is None and result.nodes[-1].batches == batches, result
+    assert result.error is None, result
+    assert result.nodes[-1].batches == batches, result
     return elapsed
 
 
@@ -143,7 +144,11 @@ def main() -> int:
     print(f"python {sys.version.split()[0]}, dsflow {dsflow.__version__}, device {args.device}, "
           f"{args.batches} batches, chain of {args.hops} pass-through nodes, queue-size {args.queue_size}")  # fmt: skip
     kinds = ["bench.pass"] + (["bench.pass-host"] if args.device == "gpu" else [])
-    print(f"{'nodes':<16} {'batch size':>10} {'dsflow us/hop':>14} {'queue.Queue us/hop':>19} {'ratio':>6} {'goal 8 us':>9}")
+    header = (
+        f"{'nodes':<16} {'batch size':>10} {'dsflow us/hop':>14} {'queue.Queue us/hop':>19} {'ratio':>6} "
+        f"{'goal 8 us':>9}"
+    )
+    print(header)
     for kind in kinds:
         for batch_size in (int(b) for b in args.batch_sizes.split(",")):
             ours = per_hop_us(
@@ -155,7 +160,8 @@ def main() -> int:
                 args.hops, args.batches, args.repeats,
             )  # fmt: skip
             verdict = "met" if ours <= 8.0 else "missed"
-            label = "host-only" if kind.endswith("host") else "stream-ordered" if args.device == "gpu" else "pass-through"
+            ordered = "stream-ordered" if args.device == "gpu" else "pass-through"
+            label = "host-only" if kind.endswith("host") else ordered
             print(f"{label:<16} {batch_size:>10} {ours:>14.2f} {baseline:>19.2f} {ours / baseline:>6.2f} {verdict:>9}")
     return 0
 
