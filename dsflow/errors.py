@@ -10,6 +10,7 @@
         PluginLoadError(ImportError) a plugin module or its distribution failed to import
       NodeError(RuntimeError)        a node failed while the graph ran; the cause is chained
       EngineError(RuntimeError)      an inference engine could not be built or run
+      ModelFetchError                a catalogue model could not be downloaded or failed its checksum
 
 Every message starts with where the problem is (``graph.yaml:12:5``, ``node 'det' (infer)``,
 ``plugin 'x' (dist 1.0)``), then says what is wrong, what was expected and what was found.
@@ -67,6 +68,12 @@ class NodeError(DsflowError, RuntimeError):
 
 class EngineError(DsflowError, RuntimeError):
     """An inference engine could not be built or failed to run."""
+
+    exit_code = ExitCode.RUN_FAILED
+
+
+class ModelFetchError(DsflowError):
+    """A catalogue model (``zoo:NAME``) could not be downloaded, or its file failed the sha256 check."""
 
     exit_code = ExitCode.RUN_FAILED
 

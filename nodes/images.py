@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dsflow import Batch, Frame, NodeContext, Source, hookimpl, param
+from dsflow import Batch, Frame, NodeContext, Source, hookimpl, models, param
 from dsflow.errors import ConfigError
 from dsflow.nodes._batching import batched
 
@@ -19,7 +19,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".p
 class ImagesParams:
     """Parameters of ``source.images``."""
 
-    path: str = param(doc="An image file, a folder of images, or a glob such as 'shots/**/*.jpg'.")
+    path: str = param(doc="An image file, a folder of images, a glob such as 'shots/**/*.jpg', or zoo:NAME.")
     batch_size: int = param(1, doc="Images per batch.")
     fps: float = param(1.0, doc="Rate used for the frames' timestamps.")
     loop: int = param(1, doc="How many times to go through the images; 0 for endless.")
@@ -28,6 +28,7 @@ class ImagesParams:
         if self.batch_size < 1 or self.fps <= 0 or self.loop < 0:
             msg = "'batch-size' must be at least 1, 'fps' above 0 and 'loop' 0 or more"
             raise ValueError(msg)
+        object.__setattr__(self, "path", models.resolve(self.path))  # zoo:NAME -> the cached file
 
 
 class ImagesSourceNode(Source):

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dsflow import Batch, Frame, NodeContext, Source, hookimpl, param
+from dsflow import Batch, Frame, NodeContext, Source, hookimpl, models, param
 from dsflow.errors import ConfigError
 
 
@@ -14,7 +14,7 @@ from dsflow.errors import ConfigError
 class VideoParams:
     """Parameters of ``source.video``."""
 
-    paths: list[str] = param(doc="Video files (relative to the current folder); each is one stream.")
+    paths: list[str] = param(doc="Video files (relative to the current folder) or zoo:NAME; each is one stream.")
     batch_size: int = param(0, doc="Frames per batch, taken across streams; 0 means one frame of every stream.")
     loop: bool = param(False, doc="Start each file again at its end (endless; stop with Ctrl-C or --max-frames).")
 
@@ -25,6 +25,7 @@ class VideoParams:
         if self.batch_size < 0:
             msg = f"parameter 'batch-size' must be 0 or more (got {self.batch_size})"
             raise ValueError(msg)
+        object.__setattr__(self, "paths", [models.resolve(p) for p in self.paths])  # zoo:NAME -> the cached file
 
 
 class VideoSourceNode(Source):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dsflow import models
 from dsflow.errors import ConfigError, did_you_mean
 from dsflow.infer import keyfile
 from dsflow.infer.cluster import ClassAttrs
@@ -254,12 +255,21 @@ def _finish(spec: Key, value: Any, where: Location, base_dir: Path) -> Any:
             msg = f"{where}: {spec.name}: {problem}"
             raise ConfigError(msg)
     if spec.kind == "path" and value:
-        value = _resolve(value, base_dir)
+        try:
+            value = _resolve(value, base_dir)
+        except ConfigError as exc:  # an unknown zoo: name
+            msg = f"{where}: {spec.name}: {exc}"
+            raise ConfigError(msg) from exc
     return value
 
 
 def _resolve(path: str, base_dir: Path) -> str:
-    """As nvinfer does: relative to the naming file's directory, through realpath when it exists."""
+    """As nvinfer does: relative to the naming file's directory, through realpath when it exists.
+
+    ``zoo:NAME`` names a file of dsflow's model catalogue, fetched (or found in the cache) now.
+    """
+    if path.startswith(models.PREFIX):
+        return models.resolve(path)
     joined = path if os.path.isabs(path) else os.path.join(base_dir, path)
     return os.path.realpath(joined) if os.path.exists(joined) else joined
 
