@@ -277,7 +277,8 @@ def test_unknown_node_type_lists_the_known_ones(pm: PluginManager) -> None:
     message = error("nodes:\n  - name: camera\n    type: webcam\n", pm=pm)
     assert message == (
         "graph.yaml:3:11: node 'camera': unknown node type 'webcam' (known types: nvinfer, nvinfer.infer, nvinfer.parse, "
-        "nvinfer.preprocess, python, sink.jsonl, sink.null, source.images, source.testpattern, source.video, test.merge, test.split, test.types)"
+        "nvinfer.preprocess, python, sink.images, sink.jsonl, sink.null, sink.video, source.images, "
+        "source.testpattern, source.video, test.merge, test.split, test.types)"
     )
 
 

@@ -159,7 +159,8 @@ def test_graph_without_the_plugin_loaded(example_site: Path, tmp_path: Path) -> 
     assert_fails(
         result,
         f"{path}:3:23: node 'tag': unknown node type 'example.tag' (known types: nvinfer, nvinfer.infer, "
-        "nvinfer.parse, nvinfer.preprocess, python, sink.jsonl, sink.null, source.images, source.testpattern, source.video)",
+        "nvinfer.parse, nvinfer.preprocess, python, sink.images, sink.jsonl, sink.null, sink.video, source.images, "
+        "source.testpattern, source.video)",
     )
 
 
@@ -435,7 +436,8 @@ def test_lookup_of_an_unknown_name_lists_what_is_available() -> None:
         registry.lookup("nodes", "camera")
     assert str(info.value) == (
         "unknown node type 'camera' "
-        "(available: nvinfer, nvinfer.infer, nvinfer.parse, nvinfer.preprocess, python, sink.jsonl, sink.null, source.images, source.testpattern, source.video)"
+        "(available: nvinfer, nvinfer.infer, nvinfer.parse, nvinfer.preprocess, python, sink.images, sink.jsonl, "
+        "sink.null, sink.video, source.images, source.testpattern, source.video)"
     )
 
 

@@ -25,6 +25,7 @@ BUILTIN_PLUGINS = (
     "dsflow.nodes.images",
     "dsflow.nodes.python_node",
     "dsflow.nodes.sinks",
+    "dsflow.nodes.annotate",
     "dsflow.nodes.nvinfer",
     "dsflow.infer.engine",
     "dsflow.infer.parsers",
