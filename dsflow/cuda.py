@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import numpy as np
+
 from dsflow.errors import UsageError
 
 
@@ -42,3 +44,11 @@ def cupy_module() -> Any:
 def new_stream() -> Any:
     """A new non-blocking CUDA stream: it never waits on the legacy default stream."""
     return cupy_module().cuda.Stream(non_blocking=True)
+
+
+def to_numpy(array: Any) -> Any:
+    """A NumPy array of a NumPy or CuPy array (CuPy's ``get`` copies to the host on the current stream)."""
+    if isinstance(array, np.ndarray):
+        return array
+    get = getattr(array, "get", None)
+    return get() if callable(get) else np.asarray(array)

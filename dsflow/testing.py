@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dsflow.cuda import to_numpy
 from dsflow.errors import PluginError
 from dsflow.frame import Attribute
 from dsflow.model import DetectionParams, Detections, Layer, NetworkInfo
@@ -83,7 +84,7 @@ def save_tensors(path: str | os.PathLike, tensor_meta: Any, network: Network | N
             meta[key] = _plain(getattr(tensor_meta, key))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {layer.name: _host(layer.data) for layer in layers}
+    arrays = {layer.name: to_numpy(layer.data) for layer in layers}
     with path.open("wb") as file:  # an open file: numpy would add ".npz" to a path without it
         np.savez_compressed(file, **{META_KEY: np.array(json.dumps(meta))}, **arrays)
     return path
@@ -299,11 +300,6 @@ def _per_class(value: float | Sequence[float], num_classes: int, name: str) -> n
         msg = f"run_bbox_parser: {name} needs one value or {num_classes} (num_classes), got {array.shape[0]}"
         raise ValueError(msg)
     return array
-
-
-def _host(array: Any) -> np.ndarray:
-    get = getattr(array, "get", None)
-    return get() if callable(get) else np.asarray(array)
 
 
 def _plain(value: Any) -> Any:

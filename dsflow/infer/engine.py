@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dsflow.cuda import to_numpy
 from dsflow.errors import ConfigError, EngineError, PluginError
 from dsflow.model import Engine, TensorSpec
 from dsflow.plugins import hookimpl
@@ -64,17 +65,13 @@ class OnnxRuntimeEngine:
         self._names = [o.name for o in self.outputs]
 
     def infer(self, inputs: Mapping[str, Any], stream: Any = None) -> dict[str, Any]:
-        results = self.session.run(self._names, {k: _host(v) for k, v in inputs.items()})
+        results = self.session.run(self._names, {k: to_numpy(v) for k, v in inputs.items()})
         return dict(zip(self._names, results, strict=True))
 
 
 def _spec(arg: Any) -> TensorSpec:
     shape = tuple(d if isinstance(d, int) and d > 0 else None for d in (arg.shape or ()))
     return TensorSpec(arg.name, shape, np.dtype(_ORT_TYPES.get(arg.type, np.float32)))
-
-
-def _host(array: Any) -> np.ndarray:
-    return array.get() if hasattr(array, "get") else np.asarray(array)
 
 
 def onnxruntime_backend(model: Any, options: Mapping[str, Any], *, device: str, stream: Any) -> Engine:

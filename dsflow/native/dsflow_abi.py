@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from dsflow.cuda import to_numpy
 from dsflow.errors import EngineError, PluginError
 from dsflow.frame import Attribute
 from dsflow.model import DetectionParams, Detections, Layer, NetworkInfo
@@ -297,14 +298,6 @@ def wrap(lib: ctypes.CDLL, name: str, family: str, info: FunctionInfo | None = N
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _host(array: Any) -> np.ndarray:
-    """A NumPy view or copy of a NumPy or CuPy array."""
-    if isinstance(array, np.ndarray):
-        return array
-    get = getattr(array, "get", None)
-    return get() if callable(get) else np.asarray(array)
-
-
 _COLUMNS = ("class_id", "left", "top", "width", "height", "confidence")
 _OBJECT_WORDS = OBJECT_DTYPE.itemsize // 4
 assert OBJECT_DTYPE.names == ("sample", *_COLUMNS)
@@ -348,7 +341,7 @@ class _Function:
         tensors = (DsflowTensor * max(len(layers), 1))()
         keep: list[Any] = []
         for i, layer in enumerate(layers):
-            data = _host(layer.data)
+            data = to_numpy(layer.data)
             if not writable:
                 data = np.ascontiguousarray(data)
             code = DTYPE_CODES.get(data.dtype)
@@ -426,7 +419,7 @@ class BboxParser(_Function):
         stream: Any = None,
     ) -> Detections:  # fmt: skip
         """One sample's layers (no batch dim): the per-sample contract, through a batch of one."""
-        batch = [Layer(layer.name, _host(layer.data)[None], layer.index, layer.is_input) for layer in outputs]
+        batch = [Layer(layer.name, to_numpy(layer.data)[None], layer.index, layer.is_input) for layer in outputs]
         return self.parse_batch(batch, 1, network, params, xp=xp, stream=stream)[0]
 
     def parse_batch(
@@ -524,7 +517,7 @@ class ClassifierParser(_Function):
         self, outputs: Sequence[Layer], network: NetworkInfo, threshold: float, *, xp: Any = np, stream: Any = None
     ) -> list[Attribute]:
         """One sample's layers (no batch dim): the per-sample contract, through a batch of one."""
-        batch = [Layer(layer.name, _host(layer.data)[None], layer.index, layer.is_input) for layer in outputs]
+        batch = [Layer(layer.name, to_numpy(layer.data)[None], layer.index, layer.is_input) for layer in outputs]
         return self.parse_batch(batch, 1, network, threshold, xp=xp, stream=stream)[0]
 
     def parse_batch(
@@ -585,7 +578,7 @@ class InputInitializer(_Function):
         for layer in layers:
             data = layer.data
             if not (isinstance(data, np.ndarray) and data.flags.c_contiguous and data.flags.writeable):
-                data = np.array(_host(data), order="C")  # a writable copy; returned below
+                data = np.array(to_numpy(data), order="C")  # a writable copy; returned below
             arrays.append(Layer(layer.name, data, layer.index, True))
         tensors, keep = self._tensors(arrays, max_batch_size, writable=True)
         net = DsflowNetworkInfo(network.width, network.height, network.channels)

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from dsflow.cuda import to_numpy
 from dsflow.errors import EngineError, PluginError
 from dsflow.frame import Attribute
 from dsflow.model import DetectionParams, Detections, Layer, NetworkInfo
@@ -332,17 +333,9 @@ def _symbol_address(lib: ctypes.CDLL, name: str, where: str, path: str) -> int:
 # -- helpers ------------------------------------------------------------------------------------------
 
 
-def _host(array: Any) -> np.ndarray:
-    """A NumPy view or copy of a NumPy or CuPy array."""
-    if isinstance(array, np.ndarray):
-        return array
-    get = getattr(array, "get", None)
-    return get() if callable(get) else np.asarray(array)
-
-
 def _contiguous(array: Any) -> np.ndarray:
     """A C-contiguous host array (0-d arrays stay 0-d: a per-sample scalar has ``numDims`` 0)."""
-    array = _host(array)
+    array = to_numpy(array)
     return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
 
@@ -519,8 +512,8 @@ class BboxParser(_Function):
         cached = reused.params
         if cached is not None and cached[0] is params:
             return cached[1], ()
-        pre = np.ascontiguousarray(_host(params.pre_cluster_threshold), np.float32)
-        post = np.ascontiguousarray(_host(params.post_cluster_threshold), np.float32)
+        pre = np.ascontiguousarray(to_numpy(params.pre_cluster_threshold), np.float32)
+        post = np.ascontiguousarray(to_numpy(params.post_cluster_threshold), np.float32)
         block = NvDsInferParseDetectionParams(int(params.num_classes), _vector_over(pre), _vector_over(post))
         address = ctypes.addressof(block)
         block.perClassThreshold = address + _PRECLUSTER_OFFSET  # the reference member
@@ -724,7 +717,7 @@ class InputInitializer(_Function):
         for layer in layers:
             data = layer.data
             if not (isinstance(data, np.ndarray) and data.flags.c_contiguous and data.flags.writeable):
-                data = np.array(_host(data), order="C")
+                data = np.array(to_numpy(data), order="C")
             if data.ndim < 1 or data.shape[0] < max_batch_size:
                 msg = (
                     f"{self.where}: input layer {layer.name!r} has shape {data.shape}, expected "
