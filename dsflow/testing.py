@@ -431,3 +431,66 @@ def _attribute(a: Attribute) -> str:
 
 def _count(n: int, what: str) -> str:
     return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+# -- small ONNX models for tests and demos ----------------------------------------------------------
+
+
+class OnnxBuilder:
+    """Builds an ONNX model node by node, with generated, deterministic names.
+
+    For test and demo models computed by ONNX ops from the pixels (so they run in any
+    backend): ``b.op("Relu", x)`` returns the output's name; ``b.const(value)`` adds an
+    initializer. The same calls give byte-identical models.
+    """
+
+    def __init__(self, opset: int = 17, ir_version: int = 10, producer: str = "dsflow.testing") -> None:
+        self.opset, self.ir_version, self.producer = opset, ir_version, producer
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+
+    def const(self, value: object, dtype: type = np.float32) -> str:
+        from onnx import numpy_helper
+
+        name = f"const_{len(self.initializers)}"
+        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype), name))
+        return name
+
+    def ints(self, *values: int) -> str:
+        return self.const(list(values), np.int64)
+
+    def op(self, op_type: str, *inputs: str, name: str | None = None, **attrs: object) -> str:
+        """Add a node with one output; returns the output's name (``name`` names the node and the output)."""
+        return self.ops(op_type, *inputs, count=1, name=name, **attrs)[0]
+
+    def ops(self, op_type: str, *inputs: str, count: int, name: str | None = None, **attrs: object) -> list[str]:
+        """Add a node with ``count`` outputs; returns their names."""
+        from onnx import helper
+
+        base = name or f"{op_type.lower()}_{len(self.nodes)}"
+        outputs = [base] if count == 1 else [f"{base}_{i}" for i in range(count)]
+        self.nodes.append(helper.make_node(op_type, list(inputs), outputs, name=base, **attrs))
+        return outputs
+
+    def model(self, graph_name: str, input_name: str, input_shape: list[object], outputs: list[tuple]) -> bytes:
+        """The checked, serialized model; ``outputs`` are ``(name, shape)`` (float) or ``(name, elem_type, shape)``."""
+        import onnx
+        from onnx import helper
+
+        def output(spec: tuple) -> Any:
+            name, elem, shape = spec if len(spec) == 3 else (spec[0], onnx.TensorProto.FLOAT, spec[1])
+            return helper.make_tensor_value_info(name, elem, shape)
+
+        graph = helper.make_graph(
+            self.nodes,
+            graph_name,
+            [helper.make_tensor_value_info(input_name, onnx.TensorProto.FLOAT, input_shape)],
+            [output(spec) for spec in outputs],
+            self.initializers,
+        )
+        model = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", self.opset)], producer_name=self.producer
+        )
+        model.ir_version = self.ir_version
+        onnx.checker.check_model(model, full_check=True)
+        return model.SerializeToString()

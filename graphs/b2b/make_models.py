@@ -34,8 +34,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
-from onnx import helper, numpy_helper
+
+from dsflow.testing import OnnxBuilder
 
 OPSET = 17
 IR_VERSION = 10  # ONNX Runtime 1.32 reads IR versions up to 10
@@ -124,48 +124,9 @@ def draw_scene() -> np.ndarray:
 # -- building ONNX graphs ----------------------------------------------------------------------------
 
 
-class _Builder:
-    """Appends nodes with generated, deterministic tensor names."""
-
-    def __init__(self) -> None:
-        self.nodes: list[object] = []
-        self.initializers: list[object] = []
-
-    def const(self, value: object, dtype: type = np.float32) -> str:
-        name = f"const_{len(self.initializers)}"
-        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype), name))
-        return name
-
-    def ints(self, *values: int) -> str:
-        return self.const(list(values), np.int64)
-
-    def op(self, op_type: str, *inputs: str, name: str | None = None, **attrs: object) -> str:
-        """Add a node with one output; returns the output's name (``name`` names the node and the output)."""
-        return self.op_outputs(op_type, *inputs, count=1, name=name, **attrs)[0]
-
-    def op_outputs(self, op_type: str, *inputs: str, count: int, name: str | None = None, **attrs: object) -> list[str]:
-        base = name or f"{op_type.lower()}_{len(self.nodes)}"
-        outputs = [base] if count == 1 else [f"{base}_{i}" for i in range(count)]
-        self.nodes.append(helper.make_node(op_type, list(inputs), outputs, name=base, **attrs))
-        return outputs
-
-    def model(self, graph_name: str, input_name: str, input_shape: list[object], outputs: list[tuple]) -> bytes:
-        graph = helper.make_graph(
-            self.nodes,
-            graph_name,
-            [helper.make_tensor_value_info(input_name, onnx.TensorProto.FLOAT, input_shape)],
-            [helper.make_tensor_value_info(name, elem, shape) for name, elem, shape in outputs],
-            self.initializers,
-        )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name=PRODUCER)
-        model.ir_version = IR_VERSION
-        onnx.checker.check_model(model, full_check=True)
-        return model.SerializeToString()
-
-
-def _symbol_masks(b: _Builder, x: str) -> str:
+def _symbol_masks(b: OnnxBuilder, x: str) -> str:
     """``[N, 3, H, W]`` 0/1 masks of red, green and blue pixels (either shade)."""
-    r, g, bl = b.op_outputs("Split", x, count=3, axis=1)
+    r, g, bl = b.ops("Split", x, count=3, axis=1)
     dominance = b.op(
         "Concat",
         b.op("Sub", r, b.op("Max", g, bl)),
@@ -176,7 +137,7 @@ def _symbol_masks(b: _Builder, x: str) -> str:
     return b.op("Cast", b.op("Greater", dominance, b.const(SYMBOL_DOMINANCE)), to=1)
 
 
-def _card_masks(b: _Builder, x: str) -> str:
+def _card_masks(b: OnnxBuilder, x: str) -> str:
     """``[N, K, H, W]`` 0/1 masks of the card colours: every channel within the tolerance."""
     refs = np.array(list(CARD_COLOURS.values()), np.float32).reshape(1, len(CARD_COLOURS), 3, 1, 1) / 255
     diff = b.op("Abs", b.op("Sub", b.op("Unsqueeze", x, b.ints(1)), b.const(refs)))
@@ -184,7 +145,7 @@ def _card_masks(b: _Builder, x: str) -> str:
     return b.op("Cast", b.op("Less", distance, b.const(CARD_TOLERANCE)), to=1)
 
 
-def _edges(b: _Builder, mask: str, axis: int, length: int, stride: int) -> tuple[str, str]:
+def _edges(b: OnnxBuilder, mask: str, axis: int, length: int, stride: int) -> tuple[str, str]:
     """First and one-past-last pixel of the run through each cell's sampled pixel, along ``axis``.
 
     ``mask`` is ``[N, K, H, W]``; the results ``[N, K, H/stride, W/stride]`` floats. The other axis
@@ -221,7 +182,7 @@ def _edges(b: _Builder, mask: str, axis: int, length: int, stride: int) -> tuple
     return first, past
 
 
-def _coverage(b: _Builder, mask: str, stride: int) -> str:
+def _coverage(b: OnnxBuilder, mask: str, stride: int) -> str:
     """Per cell: sigmoid-scaled covered fraction, zero unless the cell's sampled pixel is in the mask."""
     fraction = b.op("AveragePool", mask, kernel_shape=[stride, stride], strides=[stride, stride])
     sampled = b.op("Slice", mask, b.ints(0, 0), b.ints(1 << 30, 1 << 30), b.ints(2, 3), b.ints(stride, stride))
@@ -235,7 +196,7 @@ def cards_model(width: int = 640, height: int = 480, stride: int = 16) -> bytes:
     A card's region is its colour plus any symbol colour, so the squares on it do not cut its runs,
     while a touching card of the other colour does.
     """
-    b = _Builder()
+    b = OnnxBuilder(OPSET, IR_VERSION, PRODUCER)
     x = "input_1"
     cards = _card_masks(b, x)
     region = b.op("Max", cards, b.op("ReduceMax", _symbol_masks(b, x), axes=[1], keepdims=1))
@@ -269,7 +230,7 @@ def cards_model(width: int = 640, height: int = 480, stride: int = 16) -> bytes:
 
 def symbols_model(size: int = 256, stride: int = 8) -> bytes:
     """Secondary detector: red, green and blue squares, one row (x1, y1, x2, y2, score, class) per cell."""
-    b = _Builder()
+    b = OnnxBuilder(OPSET, IR_VERSION, PRODUCER)
     x = "images"
     masks = _symbol_masks(b, x)
     region = b.op("ReduceMax", masks, axes=[1], keepdims=1)
@@ -286,7 +247,7 @@ def symbols_model(size: int = 256, stride: int = 8) -> bytes:
 
 def shade_model(size: int = 32) -> bytes:
     """Secondary classifier: softmax over (dark, light) from the crop's mean intensity."""
-    b = _Builder()
+    b = OnnxBuilder(OPSET, IR_VERSION, PRODUCER)
     x = "input"
     mean = b.op("ReduceMean", x, axes=[1, 2, 3], keepdims=0)
     light = b.op("Mul", b.op("Sub", mean, b.const(0.5)), b.const(SHADE_GAIN))

@@ -30,7 +30,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+
+from dsflow.testing import OnnxBuilder
 
 OPSET = 17
 IR_VERSION = 10  # ONNX Runtime 1.18 and later read it
@@ -105,46 +106,7 @@ def draw_scene() -> np.ndarray:
 # -- building ONNX graphs ----------------------------------------------------------------------------
 
 
-class Builder:
-    """Appends nodes and constants with generated, deterministic names."""
-
-    def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[onnx.TensorProto] = []
-
-    def const(self, value: object, dtype: type = np.float32) -> str:
-        name = f"const_{len(self.initializers)}"
-        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype), name))
-        return name
-
-    def ints(self, *values: int) -> str:
-        return self.const(list(values), np.int64)
-
-    def op(self, op_type: str, *inputs: str, name: str | None = None, **attrs: object) -> str:
-        """Add a node with one output; returns the output's name (``name`` names the node and the output)."""
-        return self.ops(op_type, *inputs, count=1, name=name, **attrs)[0]
-
-    def ops(self, op_type: str, *inputs: str, count: int, name: str | None = None, **attrs: object) -> list[str]:
-        base = name or f"{op_type.lower()}_{len(self.nodes)}"
-        outputs = [base] if count == 1 else [f"{base}_{i}" for i in range(count)]
-        self.nodes.append(helper.make_node(op_type, list(inputs), outputs, name=base, **attrs))
-        return outputs
-
-    def model(self, graph_name: str, input_name: str, input_shape: list[object], outputs: list[tuple]) -> bytes:
-        graph = helper.make_graph(
-            self.nodes,
-            graph_name,
-            [helper.make_tensor_value_info(input_name, onnx.TensorProto.FLOAT, input_shape)],
-            [helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, shape) for name, shape in outputs],
-            self.initializers,
-        )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name=PRODUCER)
-        model.ir_version = IR_VERSION
-        onnx.checker.check_model(model, full_check=True)
-        return model.SerializeToString()
-
-
-def runs(b: Builder, mask: str, axis: int, length: int) -> tuple[str, str]:
+def runs(b: OnnxBuilder, mask: str, axis: int, length: int) -> tuple[str, str]:
     """Start and one-past-end of the run of mask pixels through each pixel, along ``axis`` (2: y, 3: x).
 
     ``mask`` is ``[N, C, H, W]`` of 0/1. Where the mask is 0 the values are meaningless but finite.
@@ -175,7 +137,7 @@ def runs(b: Builder, mask: str, axis: int, length: int) -> tuple[str, str]:
 
 def centernet_model(width: int = SCENE_SIZE[0], height: int = SCENE_SIZE[1], stride: int = STRIDE) -> bytes:
     """The detector: outputs ``heatmap`` ``[N, 3, H/s, W/s]``, ``size`` and ``offset`` ``[N, 2, H/s, W/s]``."""
-    b = Builder()
+    b = OnnxBuilder(OPSET, IR_VERSION, PRODUCER)
     x = "image"
     r, g, bl = b.ops("Split", x, count=3, axis=1)
     excess = b.op(
@@ -227,7 +189,7 @@ def centernet_model(width: int = SCENE_SIZE[0], height: int = SCENE_SIZE[1], str
 
 def tags_model(size: int = TAG_SIZE) -> bytes:
     """The classifier: ``logits`` ``[N, 3]`` = GAIN · (mean of each channel − 0.5)."""
-    b = Builder()
+    b = OnnxBuilder(OPSET, IR_VERSION, PRODUCER)
     x = "crop"
     mean = b.op("ReduceMean", x, axes=[2, 3], keepdims=0)
     b.op("Mul", b.op("Sub", mean, b.const(0.5)), b.const(GAIN), name="logits")
