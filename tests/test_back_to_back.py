@@ -7,7 +7,6 @@ must follow the pixels.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -20,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from helpers_env import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 GRAPH = REPO / "graphs" / "back-to-back.yaml"
@@ -29,17 +29,7 @@ TOLERANCE = 2.0
 """Pixels a box edge may be off: the symbol crops are resized to 256×256 with nearest-neighbour scaling."""
 
 
-def _load_make_models() -> Any:
-    spec = importlib.util.spec_from_file_location("b2b_make_models", B2B / "make_models.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-mm = _load_make_models()
+mm = load_script(B2B / "make_models.py", "b2b_make_models")
 WIDTH, HEIGHT = mm.SCENE_SIZE
 
 

@@ -7,7 +7,6 @@ config's pre-cluster-threshold, with its exact box, and the tags of the channels
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -20,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from helpers_env import load_script
 from onnx_models import run_model, sample_layers
 from test_plugins import dsflow_cli, install_copy, table_row
 
@@ -42,17 +42,7 @@ THRESHOLD = 0.3
 NET_SCALE = np.float32(0.0039215697906911373)
 
 
-def _load_make_models() -> Any:
-    spec = importlib.util.spec_from_file_location("example_make_models", DEMO / "make_models.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-mm = _load_make_models()
+mm = load_script(DEMO / "make_models.py", "example_make_models")
 
 
 def sigmoid(z: float) -> float:

