@@ -42,6 +42,7 @@ from typing import Any
 import cv2
 import numpy as np
 import onnxruntime as ort
+from _machine import machine_cpu  # benchmarks/ is on sys.path when a script of it runs
 
 import dsflow
 from dsflow import Batch, Frame, Node, NodeContext, Source, hookimpl, models, param
@@ -77,16 +78,6 @@ def page_image(width: int, height: int) -> np.ndarray:
 
 _arrivals: dict[str, list[tuple[float, float, float]]] = {}
 _objects: dict[str, int] = {}
-
-
-def machine_cpu() -> float:
-    """CPU seconds all processes of the machine have used (Linux ``/proc/stat``; NaN elsewhere)."""
-    try:
-        with open("/proc/stat", encoding="ascii") as f:
-            user, nice, system, _idle, _iowait, irq, softirq, steal, *_ = map(int, f.readline().split()[1:])
-    except (OSError, ValueError):
-        return float("nan")
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def stamp() -> tuple[float, float, float]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import os
 import shutil
 import statistics
 import subprocess
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _machine import machine_cpu  # benchmarks/ is on sys.path when a script of it runs
 
 from dsflow.infer.parsers.yolo import parse_yolo
 from dsflow.model import DetectionParams, Detections, Layer, NetworkInfo
@@ -197,16 +197,6 @@ def nvinfer_direct(address: int, data: np.ndarray, params: DetectionParams) -> C
 
 
 # -- timing ---------------------------------------------------------------------------------------
-
-
-def machine_cpu() -> float:
-    """CPU seconds all processes of the machine have used (Linux ``/proc/stat``; NaN elsewhere)."""
-    try:
-        with open("/proc/stat", encoding="ascii") as f:
-            user, nice, system, _idle, _iowait, irq, softirq, steal, *_ = map(int, f.readline().split()[1:])
-    except (OSError, ValueError):
-        return float("nan")
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def per_call_us(fn: Callable[[], Any], iterations: int) -> float:
