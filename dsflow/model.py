@@ -82,7 +82,11 @@ class Detections:
     confidence: np.ndarray
     masks: Any = None
     extra: dict[str, np.ndarray] = field(default_factory=dict)
-    """Per-object columns a parser adds (e.g. ``landmarks`` ``(N, 10)``); kept through clustering."""
+    """Per-object columns a parser adds (e.g. a track embedding ``(N, 128)``); kept through clustering."""
+    points: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per-object point sets ``(N, K, 2)`` (x, y) in network-input pixels, e.g. ``landmarks`` or a text
+    ``quad``; kept through clustering, mapped to frame pixels with the boxes, and attached to each object
+    as ``ObjectMeta.extra[name]`` ``(K, 2)``."""
 
     def __post_init__(self) -> None:
         self.class_id = np.asarray(self.class_id, dtype=np.int32).reshape(-1)
@@ -93,6 +97,12 @@ class Detections:
                 msg = f"Detections: column {name!r} has {len(column)} values, class_id has {n}"
                 raise ValueError(msg)
             setattr(self, name, column)
+        for name, value in self.points.items():
+            value = np.asarray(value, dtype=np.float32)
+            if value.ndim != 3 or value.shape[0] != n or value.shape[2] != 2:
+                msg = f"Detections: points {name!r} has shape {value.shape}, expected ({n}, K, 2)"
+                raise ValueError(msg)
+            self.points[name] = value
         if self.masks is not None and len(self.masks) != n:
             msg = f"Detections: {len(self.masks)} masks for {n} objects"
             raise ValueError(msg)
@@ -114,7 +124,7 @@ class Detections:
         detections.class_id, detections.left, detections.top = class_id, left, top
         detections.width, detections.height, detections.confidence = width, height, confidence
         detections.masks = masks
-        detections.extra = {}
+        detections.extra, detections.points = {}, {}
         return detections
 
     @classmethod
@@ -139,7 +149,7 @@ class Detections:
                 d.class_id, d.left, d.top = class_id[a:b], left[a:b], top[a:b]
                 d.width, d.height, d.confidence = width[a:b], height[a:b], confidence[a:b]
                 d.masks = None if masks is None else masks[a:b]
-            d.extra = {}
+            d.extra, d.points = {}, {}
             result.append(d)
         return result
 
@@ -169,11 +179,13 @@ class Detections:
         masks = None
         if all(p.masks is not None for p in parts):
             masks = [m for p in parts for m in p.masks]
-        extra = {
-            k: np.concatenate([p.extra[k] for p in parts]) for k in parts[0].extra if all(k in p.extra for p in parts)
-        }
+        def joined(group: str) -> dict[str, np.ndarray]:  # the columns every part has
+            first = getattr(parts[0], group)
+            return {k: np.concatenate([getattr(p, group)[k] for p in parts]) for k in first
+                    if all(k in getattr(p, group) for p in parts)}  # fmt: skip
+
         cols = {name: np.concatenate([getattr(p, name) for p in parts]) for name in _FIELDS}
-        return cls(**cols, masks=masks, extra=extra)
+        return cls(**cols, masks=masks, extra=joined("extra"), points=joined("points"))
 
     def take(self, index: Any) -> Detections:
         """The objects at ``index`` (an integer array or a boolean mask), in that order."""
@@ -187,6 +199,7 @@ class Detections:
             *(getattr(self, name)[index] for name in _FIELDS),
             masks=masks,
             extra={k: v[index] for k, v in self.extra.items()},
+            points={k: v[index] for k, v in self.points.items()},
         )
 
     @property

@@ -43,6 +43,13 @@ def object_text(obj: ObjectMeta, *, confidence: bool = True) -> str:
     return f"{head} | {attributes}" if head and attributes else head or attributes
 
 
+def drawn_objects(frame: Frame, components: Sequence[int]) -> list[ObjectMeta]:
+    """The frame's objects made by ``components`` (gie-unique-ids), or all of them when it is empty."""
+    if not components:
+        return frame.objects
+    return [obj for obj in frame.objects if obj.component_id in components]
+
+
 def annotate(
     image: np.ndarray,
     objects: Sequence[ObjectMeta],
@@ -53,8 +60,10 @@ def annotate(
 ) -> np.ndarray:
     """A copy of the RGB ``image`` with every object's box, text and landmarks drawn on it.
 
-    Top-level objects get solid boxes, children (objects with a ``parent``) dashed ones. Landmarks
-    come from ``obj.extra["landmarks"]``: ``(N, 2)`` or flat ``(2N,)`` x, y pairs in frame pixels.
+    Top-level objects get solid boxes, children (objects with a ``parent``) dashed ones; an
+    object with a ``quad`` (``obj.extra["quad"]``, four frame points, e.g. a rotated text line)
+    gets that outline instead. Landmarks come from ``obj.extra["landmarks"]``: ``(N, 2)`` or flat
+    ``(2N,)`` x, y pairs in frame pixels.
     """
     out = np.ascontiguousarray(image, dtype=np.uint8).copy()
     if not objects:
@@ -68,7 +77,11 @@ def annotate(
     corners[:, 1::2] = corners[:, 1::2].clip(-1, height)
     for obj, (x1, y1, x2, y2) in zip(objects, corners.tolist(), strict=True):
         colour = object_colour(obj)
-        if obj.parent is None:
+        quad = obj.extra.get("quad") if obj.extra else None
+        if quad is not None:
+            outline = np.rint(np.asarray(quad, np.float64).reshape(-1, 1, 2)).astype(np.int32)
+            cv2.polylines(out, [outline], True, colour, max(1, thickness - (obj.parent is not None)), cv2.LINE_8)
+        elif obj.parent is None:
             cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_8)
         else:
             _dashed_rectangle(out, x1, y1, x2, y2, colour, max(1, thickness - 1))
@@ -150,6 +163,9 @@ class VideoSinkParams:
     thickness: int = param(2, doc="Box line width in pixels (children's dashed boxes are one pixel thinner).")
     font_scale: float = param(0.5, doc="OpenCV font scale of the label text.")
     confidence: bool = param(True, doc="Write the confidence after the label (not for confidence 1).")
+    components: list[int] = param(
+        default_factory=list, doc="Draw only objects of these gie-unique-ids (empty: every object)."
+    )
     codec: str = param("", doc="FFmpeg encoder; empty: 'libx264' when PyAV has it, else 'mpeg4'.")
     fps: float = param(0.0, doc="Frame rate; 0: from the first two frames' timestamps, else 30.")
     crf: int | None = param(None, doc="Constant rate factor of x264/x265 (0 is lossless, 23 their default).")
@@ -252,7 +268,7 @@ class VideoSinkNode(Sink):
         p: VideoSinkParams = self.params
         for frame in batch.frames:
             image = annotate(
-                ctx.to_host(frame.image), frame.objects,
+                ctx.to_host(frame.image), drawn_objects(frame, p.components),
                 thickness=p.thickness, font_scale=p.font_scale, confidence=p.confidence,
             )  # fmt: skip
             sid = frame.source_id
@@ -326,6 +342,9 @@ class ImagesSinkParams:
     thickness: int = param(2, doc="Box line width in pixels (children's dashed boxes are one pixel thinner).")
     font_scale: float = param(0.5, doc="OpenCV font scale of the label text.")
     confidence: bool = param(True, doc="Write the confidence after the label (not for confidence 1).")
+    components: list[int] = param(
+        default_factory=list, doc="Draw only objects of these gie-unique-ids (empty: every object)."
+    )
 
     def __post_init__(self) -> None:
         fields = _pattern_fields(self.path, "sink.images", {"source_id", "frame_num"})
@@ -367,7 +386,7 @@ class ImagesSinkNode(Sink):
                 msg = f"{self.name}: frames of several streams arrived but 'path' ({p.path!r}) has no {{source_id}}"
                 raise NodeError(msg)
             image = annotate(
-                ctx.to_host(frame.image), frame.objects,
+                ctx.to_host(frame.image), drawn_objects(frame, p.components),
                 thickness=p.thickness, font_scale=p.font_scale, confidence=p.confidence,
             )  # fmt: skip
             path = Path(p.path.format(source_id=frame.source_id, frame_num=frame.frame_num))

@@ -87,6 +87,8 @@ class Stage:
     initializer: Callable[..., Any] | None = None
     """Fills the model's non-image inputs (``input-init-func-name``, or the library's
     ``NvDsInferInitializeInputLayers``)."""
+    crop: Callable[..., Any] | None = None
+    """``crop-func-name``: each object's quadrilateral to warp into the network input."""
 
     def engine(self, ctx: NodeContext) -> Engine:
         return open_engine(self.config, self.registry, self.model, backend=self.options.backend, device=ctx.device,
@@ -115,8 +117,17 @@ def stage_from_params(values: MarkedDict, owner: str, registry: Registry) -> Sta
         raise ConfigError(msg)
     return Stage(
         cfg, options, registry, _parser(cfg, registry), read_labels(cfg["labelfile-path"]),
-        model_source(cfg, registry), input_initializer(cfg, registry),
+        model_source(cfg, registry), input_initializer(cfg, registry), _crop_function(cfg, registry),
     )  # fmt: skip
+
+
+def _crop_function(cfg: InferConfig, registry: Registry) -> Callable[..., Any] | None:
+    name = cfg["crop-func-name"]
+    if not name:
+        return None
+    if not cfg.secondary:
+        raise cfg.error("crop-func-name", "crops objects: it needs process-mode=2 (secondary)")
+    return resolve_function(cfg, registry, "crop_functions", "crop-func-name", name)
 
 
 def _parser(cfg: InferConfig, registry: Registry) -> Callable[..., Any] | None:
@@ -211,18 +222,37 @@ class PreprocessNode(_StageNode):
         objects = [obj for _, obj in rows]
         host = {i: ctx.to_host(batch.frames[i].image) for i in dict.fromkeys(frame_index)}
         sizes = np.array([(batch.frames[i].width, batch.frames[i].height) for i in frame_index], np.int64)
+        quads = None
         if cfg.secondary:
             rects = np.array([(o.left, o.top, o.width, o.height) for o in objects], np.float64)
             origins = rects[:, :2]
+            if self.stage.crop is not None:
+                quads = self._quads(objects, [batch.frames[i] for i in frame_index])
         else:
             rects = np.concatenate([np.zeros_like(sizes), sizes], axis=1).astype(np.float64)
             origins = np.zeros((len(rows), 2))
-        tensor, geometry = preprocess([host[i] for i in frame_index], source_rects(rects, sizes), origins, self.spec)
+        images = [host[i] for i in frame_index]
+        tensor, geometry = preprocess(images, source_rects(rects, sizes), origins, self.spec, quads)
+        network = self.network
+        width = int(tensor.shape[3 if self.spec.layout == NCHW else 2])
+        if width != network.width:  # fit-batch-width: this batch's own width
+            network = NetworkInfo(width, network.height, network.channels)
         inputs = {self.input_name: tensor}
         batch.tensors[self.key] = Samples(
-            cfg.unique_id, self.network, frame_index, objects, geometry, inputs, entries=entries, cached=cached
+            cfg.unique_id, network, frame_index, objects, geometry, inputs, entries=entries, cached=cached
         )
         return batch
+
+    def _quads(self, objects: list[Any], frames: list[Any]) -> np.ndarray:
+        """The crop function's quadrilaterals, checked: a wrong shape is named with its key."""
+        cfg = self.stage.config
+        quads = np.asarray(self.stage.crop(objects, frames, self.network), np.float64)
+        if quads.shape != (len(objects), 4, 2) or not np.isfinite(quads).all():
+            msg = (f"{cfg.where('crop-func-name')}: crop-func-name: {cfg['crop-func-name']!r} returned "
+                   f"{'non-finite values' if quads.shape == (len(objects), 4, 2) else f'shape {quads.shape}'} "
+                   f"(expected ({len(objects)}, 4, 2) frame points)")  # fmt: skip
+            raise EngineError(msg)
+        return quads
 
     def end_stream(self, source_id: int, ctx: NodeContext) -> None:
         if self.history is not None:
@@ -348,6 +378,8 @@ class ParseNode(_StageNode):
             log.warning("%s: warning: num-detected-classes is 0, so every detection is dropped (as in nvinfer)",
                         cfg.where("num-detected-classes"))  # fmt: skip
         self.async_mode = _async_classifier(cfg)
+        per_frame = cfg["cluster-per-frame"] and cfg.secondary and cfg.network_type == nvconfig.DETECTOR
+        self.per_frame: dict[int, list[tuple[int, Detections]]] | None = {} if per_frame else None
 
     def process(self, batch: Batch, ctx: NodeContext) -> Batch:
         samples: Samples | None = batch.tensors.pop(self.key, None)
@@ -381,6 +413,8 @@ class ParseNode(_StageNode):
                 attach(parsed[row], samples, row, frame, obj)
         while pending:
             self._reattach(batch, *pending.popleft())
+        if self.per_frame:
+            self._cluster_per_frame(batch, samples)
         return batch
 
     def _parse(self, outputs: dict[str, Any], samples: Samples, ctx: NodeContext) -> list[Any]:
@@ -437,35 +471,57 @@ class ParseNode(_StageNode):
 
     def _detections(self, dets: Detections, samples: Samples, row: int, frame: Any, parent: Any) -> None:
         cfg = self.stage.config
+        if self.per_frame is not None:  # clustered with the other objects' detections once the batch is parsed
+            self.per_frame.setdefault(samples.frame_index[row], []).append((row, dets))
+            return
         dets = cluster(dets, ClusterMode(cfg["cluster-mode"]), cfg.class_attrs)
         if not len(dets):
             return
-        g = samples.geometry
-        (ratio_x, ratio_y), (pad_x, pad_y), (origin_x, origin_y) = g.ratio[row], g.pad[row], g.origin[row]
-        mapped = Detections(
-            dets.class_id,
-            np.maximum((dets.left - pad_x) / ratio_x, 0),
-            np.maximum((dets.top - pad_y) / ratio_y, 0),
-            dets.width / ratio_x,
-            dets.height / ratio_y,
-            dets.confidence,
-            masks=dets.masks,
-            extra=dets.extra,
-        )
-        mapped = apply_object_filters(mapped, cfg.class_attrs, frame.height, frame.width,
-                                      cfg["filter-out-class-ids"] or (),
-                                      cfg["crop-objects-to-roi-boundary"])  # fmt: skip
+        mapped = self._filters(_to_frame(dets, samples.geometry, row), frame)
+        self._add_objects(frame, mapped, samples.geometry.origin[row], [parent] * len(mapped))
+
+    def _cluster_per_frame(self, batch: Batch, samples: Samples) -> None:
+        """``cluster-per-frame``: every object's detections of a frame, clustered together in frame pixels."""
+        cfg = self.stage.config
+        for frame_index, parts in self.per_frame.items():
+            mapped = []
+            for row, dets in parts:
+                one = _to_frame(dets, samples.geometry, row)
+                origin_x, origin_y = samples.geometry.origin[row]
+                one.left, one.top = one.left + np.float32(origin_x), one.top + np.float32(origin_y)
+                one.extra["parent-row"] = np.full(len(one), row)
+                for name, points in one.points.items():
+                    one.points[name] = points + np.float32([origin_x, origin_y])
+                mapped.append(one)
+            frame = batch.frames[frame_index]
+            merged = cluster(Detections.concat(mapped), ClusterMode(cfg["cluster-mode"]), cfg.class_attrs)
+            merged = self._filters(merged, frame)
+            parents = [samples.objects[r] for r in merged.extra.pop("parent-row", np.zeros(0, int)).tolist()]
+            self._add_objects(frame, merged, (0.0, 0.0), parents)
+        self.per_frame.clear()
+
+    def _filters(self, mapped: Detections, frame: Any) -> Detections:
+        cfg = self.stage.config
+        return apply_object_filters(mapped, cfg.class_attrs, frame.height, frame.width,
+                                    cfg["filter-out-class-ids"] or (),
+                                    cfg["crop-objects-to-roi-boundary"])  # fmt: skip
+
+    def _add_objects(self, frame: Any, mapped: Detections, origin: Any, parents: list[Any]) -> None:
+        """One ObjectMeta per detection (frame pixels once ``origin`` is added), points in ``extra``."""
+        cfg = self.stage.config
+        origin_x, origin_y = (float(v) for v in origin)
         labels = self.stage.labels
         masks = mapped.masks if cfg["output-instance-mask"] else None
-        extra_names = list(mapped.extra)
+        shift = np.array([origin_x, origin_y])
+        columns = {**mapped.extra, **{k: v.astype(np.float64) + shift for k, v in mapped.points.items()}}
         for i, (cid, left, top, width, height, conf) in enumerate(zip(
             mapped.class_id.tolist(), (mapped.left + origin_x).tolist(), (mapped.top + origin_y).tolist(),
             mapped.width.tolist(), mapped.height.tolist(), mapped.confidence.tolist(), strict=True,
         )):  # fmt: skip
             frame.objects.append(ObjectMeta(
-                left, top, width, height, cid, conf, detector_label(labels, cid), cfg.unique_id, parent=parent,
+                left, top, width, height, cid, conf, detector_label(labels, cid), cfg.unique_id, parent=parents[i],
                 mask=masks[i] if masks is not None else None,
-                extra={name: mapped.extra[name][i] for name in extra_names},
+                extra={name: column[i] for name, column in columns.items()},
             ))  # fmt: skip
 
     def _attributes(self, attributes: list[Attribute], samples: Samples, row: int, frame: Any, obj: Any) -> None:
@@ -483,11 +539,13 @@ class ParseNode(_StageNode):
     def _attach(self, frame: Any, obj: ObjectMeta | None, attributes: list[Attribute]) -> None:
         if not any(a.label for a in attributes):
             return  # nvinfer attaches nothing when no attribute has a label
+        cfg = self.stage.config
         if obj is None:  # a primary classifier: a full-frame object carries the result
-            cfg = self.stage.config
             obj = ObjectMeta(0.0, 0.0, float(frame.width), float(frame.height), -1, 1.0, "", cfg.unique_id)
             frame.objects.append(obj)
         obj.attributes.extend(attributes)
+        if cfg["set-object-label"]:
+            obj.label = attributes[0].label
 
     def _segmentation(self, result: tuple[Any, Any], samples: Samples, row: int, frame: Any, obj: Any) -> None:
         cfg = self.stage.config
@@ -496,6 +554,43 @@ class ParseNode(_StageNode):
         classes = shape[0] if cfg["segmentation-output-order"] == NCHW else shape[-1]
         meta = SegmentationMeta(cfg.unique_id, int(classes), class_map, probabilities)
         (obj.tensors if obj is not None else frame.tensors)[segmentation_key(cfg.unique_id)] = meta
+
+
+def _to_frame(dets: Detections, g: Geometry, row: int) -> Detections:
+    """Detections of one row from network-input pixels to frame pixels, relative to ``g.origin[row]``.
+
+    Box crops undo the scaling and padding (left and top clamped at 0, as nvinfer does); warped
+    samples go through their homography, boxes becoming the bounds of their mapped corners.
+    """
+    if g.homography is not None:
+        to_frame = g.homography[row]
+        xs = np.stack([dets.left, dets.right, dets.right, dets.left], 1)
+        ys = np.stack([dets.top, dets.top, dets.bottom, dets.bottom], 1)
+        corners = np.stack([xs, ys], axis=2)  # (n, 4, 2)
+        mapped = _apply_homography(to_frame, corners)
+        low, high = mapped.min(axis=1), mapped.max(axis=1)
+        points = {k: _apply_homography(to_frame, v) for k, v in dets.points.items()}
+        return Detections(dets.class_id, low[:, 0], low[:, 1], high[:, 0] - low[:, 0], high[:, 1] - low[:, 1],
+                          dets.confidence, masks=dets.masks, extra=dict(dets.extra), points=points)  # fmt: skip
+    (ratio_x, ratio_y), (pad_x, pad_y) = g.ratio[row], g.pad[row]
+    return Detections(
+        dets.class_id,
+        np.maximum((dets.left - pad_x) / ratio_x, 0),
+        np.maximum((dets.top - pad_y) / ratio_y, 0),
+        dets.width / ratio_x,
+        dets.height / ratio_y,
+        dets.confidence,
+        masks=dets.masks,
+        extra=dict(dets.extra),
+        points={k: (v - np.float32([pad_x, pad_y])) / np.float32([ratio_x, ratio_y]) for k, v in dets.points.items()},
+    )
+
+
+def _apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``(..., 2)`` points through the 3x3 homography ``h``."""
+    xy = points.astype(np.float64) @ h[:2, :2].T + h[:2, 2]
+    w = points.astype(np.float64) @ h[2, :2] + h[2, 2]
+    return (xy / w[..., None]).astype(np.float32)
 
 
 @hookimpl

@@ -21,11 +21,18 @@ INPUT_INIT_SYMBOL = "NvDsInferInitializeInputLayers"
 
 
 def resolve_function(cfg: InferConfig, registry: Registry, family: str, key: str, name: str) -> Callable[..., Any]:
-    """The implementation of ``name`` (configured with ``key``) in ``family``; errors list what exists."""
+    """The implementation of ``name`` (configured with ``key``) in ``family``; errors list what exists.
+
+    A Python function with a ``for_stage`` attribute is configured for this stage first: its
+    ``for_stage(config)`` returns what is called (e.g. a decoder holding the model's character table).
+    """
     try:
-        return registry.lookup(family, name)  # type: ignore[no-any-return]
+        function = registry.lookup(family, name)
     except PluginError as exc:
         missing = exc
+    else:
+        configure = getattr(function, "for_stage", None)
+        return configure(cfg) if configure is not None else function  # type: ignore[no-any-return]
     lib = cfg["custom-lib-path"]
     if not lib:
         raise cfg.error(key, str(missing))

@@ -144,6 +144,14 @@ PROPERTY_KEYS: tuple[Key, ...] = (
         "dsflow: function that turns model-file (a custom format) into an ONNX model, the role of nvinfer's IModelParser."),
     Key("input-init-func-name", "string", None,
         "dsflow: function that fills the model's non-image inputs (default: NvDsInferInitializeInputLayers of custom-lib-path)."),
+    Key("crop-func-name", "string", None,
+        "dsflow, secondary: function giving each object's quadrilateral to warp into the network input (rotated text, "
+        "aligned faces); default: the object's box."),
+    Key("fit-batch-width", "bool", False,
+        "dsflow: for a dynamic input width, scale samples to the network height keeping their aspect, and make the "
+        "batch as wide as its widest sample (at least the infer-dims width); PaddleOCR's recogniser input."),
+    Key("max-batch-width", "int", 0, "dsflow, with fit-batch-width: widest batch; wider samples are squeezed (0: no limit).",
+        at_least(0)),
     Key("model-file", "path", None,
         "Caffe model; allowed as the input of engine-create-func-name or model-parser-func-name.", status="rejected",
         note=CAFFE),
@@ -157,8 +165,13 @@ PROPERTY_KEYS: tuple[Key, ...] = (
     Key("cluster-mode", "int", 0, "0 GroupRectangles, 1 DBSCAN, 2 NMS, 3 DBSCAN + NMS, 4 none.", one_of(0, 1, 2, 3, 4)),
     Key("crop-objects-to-roi-boundary", "bool", False, "Clamp objects to the ROI band instead of dropping them."),
     Key("filter-out-class-ids", "int-list", None, "Detector: drop these classes."),
+    Key("cluster-per-frame", "bool", False,
+        "dsflow, secondary detectors: cluster the detections of all objects of a frame together, in frame pixels "
+        "(nvinfer clusters each object's own); merges proposals or overlapping tiles."),
     Key("classifier-type", "string", None, "Name of the classifier, given to its attributes."),
     Key("classifier-threshold", "double", 0.0, "Minimum probability (strictly above) of an attribute.", at_least(0)),
+    Key("set-object-label", "bool", False,
+        "dsflow, secondary classifiers: the first attribute's label becomes the object's label (recognised text, a plate)."),
     Key("classifier-async-mode", "bool", False,
         "Secondary classifiers: do not hold frames for results; results attach to the tracked object later."),
     Key("segmentation-threshold", "double", 0.0, "Minimum probability (strictly above) of a class in a pixel.", at_least(0)),

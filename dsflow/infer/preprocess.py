@@ -44,6 +44,10 @@ class PreprocessSpec:
     interpolation: int = 0
     """An OpenCV ``INTER_*`` flag."""
     dtype: Any = np.float32
+    fit_width: bool = False
+    """``fit-batch-width``: samples keep the network height and their aspect; the batch is as wide as
+    its widest sample, at least ``width`` and at most ``max_width`` (0: no limit)."""
+    max_width: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,9 @@ class Geometry:
     """``(n, 2)`` offset_left, offset_top of the picture in the network input."""
     origin: np.ndarray
     """``(n, 2)``."""
+    homography: np.ndarray | None = None
+    """``(n, 3, 3)`` network-input pixels → frame pixels, for samples warped from quadrilaterals
+    (``crop-func-name``); then ``origin`` is 0 and the homography replaces ratio and pad."""
 
 
 # nvinfer's scaling-filter values to OpenCV: 2 cubic, 3 super-sampling (area), 4 Lanczos; 5
@@ -88,12 +95,29 @@ def source_rects(rects: np.ndarray, frame_sizes: np.ndarray) -> np.ndarray:
     return np.stack([left, top, width, height], axis=1)
 
 
-def scaled_sizes(src_w: np.ndarray, src_h: np.ndarray, spec: PreprocessSpec) -> tuple[np.ndarray, ...]:
-    """Destination size, ratios and padding offsets of each sample (nvinfer §5.1 formulas)."""
-    w, h = spec.width, spec.height
+def batch_width(src_w: np.ndarray, src_h: np.ndarray, spec: PreprocessSpec) -> int:
+    """The network input width of one batch: ``spec.width``, or with ``fit_width`` its widest sample."""
+    if not spec.fit_width or not len(src_w):
+        return spec.width
+    widest = int(np.ceil(spec.height * np.max(np.asarray(src_w, np.float64) / np.maximum(src_h, 1))))
+    width = max(spec.width, widest)
+    return min(width, spec.max_width) if spec.max_width else width
+
+
+def scaled_sizes(
+    src_w: np.ndarray, src_h: np.ndarray, spec: PreprocessSpec, width: int | None = None
+) -> tuple[np.ndarray, ...]:
+    """Destination size, ratios and padding offsets of each sample (nvinfer §5.1 formulas).
+
+    ``width`` is the batch's network width when it differs from ``spec.width`` (``fit_width``).
+    """
+    w, h = width or spec.width, spec.height
     src_w = np.asarray(src_w, np.float64)
     src_h = np.asarray(src_h, np.float64)
-    if spec.keep_aspect:
+    if spec.fit_width:  # full height; the width follows the aspect, squeezed to the batch width
+        dest_w = np.minimum(np.ceil(h * src_w / np.maximum(src_h, 1)), w).astype(np.int64)
+        dest_h = np.full(src_h.shape, h, np.int64)
+    elif spec.keep_aspect:
         fit_h = w * src_h / src_w
         fit_w = h * src_w / src_h
         by_width = fit_h <= h
@@ -103,7 +127,7 @@ def scaled_sizes(src_w: np.ndarray, src_h: np.ndarray, spec: PreprocessSpec) -> 
         dest_w = np.full(src_w.shape, w, np.int64)
         dest_h = np.full(src_h.shape, h, np.int64)
     ratio = np.stack([dest_w / src_w, dest_h / src_h], axis=1)
-    if spec.keep_aspect and spec.symmetric_padding:
+    if spec.keep_aspect and spec.symmetric_padding and not spec.fit_width:
         pad = np.stack([(w - dest_w) // 2, (h - dest_h) // 2], axis=1)
     else:
         pad = np.zeros((len(dest_w), 2), np.int64)
@@ -111,26 +135,57 @@ def scaled_sizes(src_w: np.ndarray, src_h: np.ndarray, spec: PreprocessSpec) -> 
 
 
 def preprocess(
-    images: Sequence[np.ndarray], rects: np.ndarray, origins: np.ndarray, spec: PreprocessSpec
-) -> tuple[np.ndarray, Geometry]:
+    images: Sequence[np.ndarray], rects: np.ndarray, origins: np.ndarray, spec: PreprocessSpec,
+    quads: np.ndarray | None = None,
+) -> tuple[np.ndarray, Geometry]:  # fmt: skip
     """The network input for ``len(rects)`` samples, and their geometry.
 
     ``images[i]`` is the RGB frame of sample ``i`` (``(H, W, 3)`` uint8); ``rects`` ``(n, 4)``
     the source rectangle in it (already through :func:`source_rects`); ``origins`` ``(n, 2)``.
+    With ``quads`` ``(n, 4, 2)`` (frame pixels warped onto the picture's top-left, top-right,
+    bottom-right and bottom-left corners) the samples are warped from them instead of cropped.
     """
+    if quads is not None:
+        return _warp(images, np.asarray(quads, np.float64), spec)
     import cv2
 
     n = len(rects)
-    dest_w, dest_h, ratio, pad = scaled_sizes(rects[:, 2], rects[:, 3], spec)
-    canvas = np.zeros((n, spec.height, spec.width, 3), np.uint8)
+    width = batch_width(rects[:, 2], rects[:, 3], spec)
+    dest_w, dest_h, ratio, pad = scaled_sizes(rects[:, 2], rects[:, 3], spec, width)
+    canvas = np.zeros((n, spec.height, width, 3), np.uint8)
     for i in range(n):  # one OpenCV resize per sample, straight into its place on the canvas
-        left, top, width, height = (int(v) for v in rects[i])
-        crop = images[i][top : top + height, left : left + width]
+        left, top, w, h = (int(v) for v in rects[i])
+        crop = images[i][top : top + h, left : left + w]
         x, y = int(pad[i, 0]), int(pad[i, 1])
         w, h = int(dest_w[i]), int(dest_h[i])
         cv2.resize(crop, (w, h), dst=canvas[i, y : y + h, x : x + w],
                    interpolation=spec.interpolation)  # fmt: skip
     return normalize(canvas, spec), Geometry(ratio, pad.astype(np.float64), np.asarray(origins, np.float64))
+
+
+def _warp(images: Sequence[np.ndarray], quads: np.ndarray, spec: PreprocessSpec) -> tuple[np.ndarray, Geometry]:
+    """Samples warped from frame quadrilaterals; their geometry is the inverse warp of each."""
+    import cv2
+
+    n = len(quads)
+    src_w = np.linalg.norm(quads[:, 1] - quads[:, 0], axis=1)
+    src_h = np.linalg.norm(quads[:, 3] - quads[:, 0], axis=1)
+    width = batch_width(src_w, src_h, spec)
+    dest_w, dest_h, ratio, pad = scaled_sizes(np.maximum(src_w, 1), np.maximum(src_h, 1), spec, width)
+    canvas = np.zeros((n, spec.height, width, 3), np.uint8)
+    to_frame = np.empty((n, 3, 3))
+    # Warps have no area filter; bilinear is the closest to what super-sampling would give.
+    flag = cv2.INTER_LINEAR if spec.interpolation == cv2.INTER_AREA else spec.interpolation
+    for i in range(n):  # one OpenCV warp per sample, into the picture's place on the canvas
+        w, h = int(dest_w[i]), int(dest_h[i])
+        x, y = int(pad[i, 0]), int(pad[i, 1])
+        corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+        warp = cv2.getPerspectiveTransform(quads[i].astype(np.float32), corners)
+        cv2.warpPerspective(images[i], warp, (w, h), dst=canvas[i, y : y + h, x : x + w], flags=flag,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
+        to_frame[i] = cv2.getPerspectiveTransform(corners + np.float32([x, y]), quads[i].astype(np.float32))
+    geometry = Geometry(ratio, pad.astype(np.float64), np.zeros((n, 2)), to_frame)
+    return normalize(canvas, spec), geometry
 
 
 def normalize(canvas: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
@@ -198,6 +253,10 @@ def preprocess_spec(cfg: InferConfig, engine: Engine) -> tuple[PreprocessSpec, s
     else:  # from the engine: channels first when the first dim looks like channels
         layout = NCHW if shape[0] in (1, 3, 4) or (shape[0] is None and shape[2] not in (1, 3, 4)) else NHWC
     c, h, w = shape if layout == NCHW else (shape[2], shape[0], shape[1])
+    if cfg["fit-batch-width"] and w is not None:
+        raise cfg.error("fit-batch-width", f"needs a model input with a dynamic width; {spec.name!r} is {spec.shape}")
+    if cfg["fit-batch-width"] and cfg["mean-file"]:
+        raise cfg.error("fit-batch-width", "cannot be used with mean-file (a mean image has one fixed width)")
     dims = cfg["infer-dims"]
     if dims:
         for name, got, want in (("channels", c, dims[0]), ("height", h, dims[1]), ("width", w, dims[2])):
@@ -226,4 +285,5 @@ def preprocess_spec(cfg: InferConfig, engine: Engine) -> tuple[PreprocessSpec, s
         width=w, height=h, channels=c, color_format=color, layout=layout, scale=scale if scale > 0 else 1.0,
         mean=mean, keep_aspect=cfg["maintain-aspect-ratio"], symmetric_padding=cfg["symmetric-padding"],
         interpolation=interpolation_flag(cfg["scaling-filter"]), dtype=dtype,
+        fit_width=cfg["fit-batch-width"], max_width=cfg["max-batch-width"],
     ), spec.name  # fmt: skip

@@ -146,6 +146,20 @@ def dsflow_register_input_initializers() -> dict[str, Callable[..., Any]]:
 
 
 @hookspec
+def dsflow_register_crop_functions() -> dict[str, Callable[..., Any]]:
+    """Return object crop functions by name, chosen for a secondary stage with ``crop-func-name``.
+
+    Called once per batch as ``crop(objects, frames, network)`` with the objects the stage
+    infers on, the frame of each, and the :class:`dsflow.model.NetworkInfo`; returns a float
+    array ``(n, 4, 2)``: per object, the four frame-pixel points warped onto the top-left,
+    top-right, bottom-right and bottom-left corners of the picture in the network input. Any
+    quadrilateral works (a rotated text line, a face aligned on its landmarks, a mirrored
+    crop); the picture's natural size is ``(|p1 - p0|, |p3 - p0|)`` and detections found in it
+    are mapped back through the inverse warp. dsflow's own extension: nvinfer crops boxes only.
+    """
+
+
+@hookspec
 def dsflow_register_custom_layers() -> dict[str, Callable[..., Any]]:
     """Return custom-layer providers by name.
 

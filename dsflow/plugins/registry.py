@@ -49,6 +49,7 @@ FAMILIES = (
         "input initializers",
         "input-init-func-name",
     ),
+    Family("crop_functions", "dsflow_register_crop_functions", "crop functions", "crop-func-name"),
     Family("custom_layers", "dsflow_register_custom_layers", "custom layers", "(all, before each engine build)"),
 )
 
