@@ -163,6 +163,13 @@ def preprocess(
     return normalize(canvas, spec), Geometry(ratio, pad.astype(np.float64), np.asarray(origins, np.float64))
 
 
+# Quads and boxes are in pixel-edge coordinates (a box [0, w) covers pixels 0..w-1); OpenCV's warps
+# take pixel centres at integers. Shifting by half a pixel on both sides makes the two agree, so a
+# quarter turn of a box moves whole pixels, as a resize of the box would.
+_HALF = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])
+_HALF_BACK = np.array([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1]])
+
+
 def _warp(images: Sequence[np.ndarray], quads: np.ndarray, spec: PreprocessSpec) -> tuple[np.ndarray, Geometry]:
     """Samples warped from frame quadrilaterals; their geometry is the inverse warp of each."""
     import cv2
@@ -180,7 +187,7 @@ def _warp(images: Sequence[np.ndarray], quads: np.ndarray, spec: PreprocessSpec)
         w, h = int(dest_w[i]), int(dest_h[i])
         x, y = int(pad[i, 0]), int(pad[i, 1])
         corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
-        warp = cv2.getPerspectiveTransform(quads[i].astype(np.float32), corners)
+        warp = _HALF_BACK @ cv2.getPerspectiveTransform(quads[i].astype(np.float32), corners) @ _HALF
         cv2.warpPerspective(images[i], warp, (w, h), dst=canvas[i, y : y + h, x : x + w], flags=flag,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
         to_frame[i] = cv2.getPerspectiveTransform(corners + np.float32([x, y]), quads[i].astype(np.float32))
