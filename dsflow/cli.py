@@ -108,7 +108,7 @@ def _print_error(err: Console, exc: BaseException) -> None:
 
 
 def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> ExitCode:
-    from dsflow.report import Progress, summary_table
+    from dsflow.report import Progress, summary_table, written_files
     from dsflow.runtime import Runtime
 
     graph = load_graph(args.graph, PluginManager(), args.overrides)
@@ -126,6 +126,8 @@ def _cmd_run(args: argparse.Namespace, out: Console, err: Console) -> ExitCode:
         result = runtime.wait()
     if not args.quiet:
         out.print(summary_table(result))
+        for line in written_files(result):
+            out.print(line, markup=False)
     if result.error is not None:
         if getattr(args, "traceback", False):
             traceback.print_exception(result.error.__cause__ or result.error)

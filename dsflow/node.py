@@ -69,6 +69,8 @@ class NodeContext:
         self.ready: Any = None
         """The ``ready`` event of the batch being processed."""
         self.log = logging.getLogger(f"dsflow.node.{name}")
+        self.files: list[str] = []
+        """Files this node wrote, shown after the run (see :meth:`wrote`)."""
         self._emit = emit
         self._new_stream = new_stream
         self._end_stream = end_stream
@@ -85,6 +87,11 @@ class NodeContext:
     def end_stream(self, source_id: int) -> None:
         """Tell downstream nodes that stream ``source_id`` has no more frames."""
         self._end_stream(source_id)
+
+    def wrote(self, path: str) -> None:
+        """Report a file this node writes, so ``dsflow run`` can tell the user where the output went."""
+        if path not in self.files:
+            self.files.append(path)
 
     @property
     def stopping(self) -> bool:

@@ -82,3 +82,15 @@ def summary_table(result: RunResult) -> Table:
             f"{stats.frames / wall:.1f}",
         )
     return table
+
+
+def written_files(result: RunResult, shown: int = 3) -> list[str]:
+    """One line per node that wrote files: where its output went (the first ``shown`` files, then a count)."""
+    lines = []
+    for stats in result.nodes:
+        if not stats.files:
+            continue
+        more = len(stats.files) - shown
+        names = ", ".join(stats.files[:shown]) + (f" and {more} more" if more > 0 else "")
+        lines.append(f"{stats.name} ({stats.kind}) wrote {names}")
+    return lines

@@ -65,6 +65,8 @@ class NodeStats:
     frames: int = 0
     busy: float = 0.0
     """Seconds spent inside the node's own code (``process``/``generate``)."""
+    files: list[str] = field(default_factory=list)
+    """Files the node wrote (:meth:`NodeContext.wrote`), in the order it reported them."""
 
 
 @dataclass
@@ -218,6 +220,7 @@ class _Runner:
             name, spec.kind, runtime.device, self.stream, xp,
             self.emit, self._new_stream, self._end_stream, lambda: runtime.stopping,
         )  # fmt: skip
+        self.ctx.files = self.stats.files
         # Host-only nodes leave device data alone: their batches keep the event they came with.
         stream_ordered = self.stream is not None and not self.node.host_only
         self._event_type = cuda.cupy_module().cuda.Event if stream_ordered else None

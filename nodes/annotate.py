@@ -320,6 +320,8 @@ class VideoSinkNode(Sink):
                 self._finish(source_id)
             except Exception as exc:  # close every other file before reporting
                 errors.append(exc)
+        for path in self._paths.values():
+            ctx.wrote(path)
         if errors:
             raise errors[0]
 
@@ -394,6 +396,7 @@ class ImagesSinkNode(Sink):
             if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
                 msg = f"{self.name}: could not write {str(path)!r}"
                 raise NodeError(msg)
+            ctx.wrote(str(path))
 
 
 @hookimpl

@@ -40,6 +40,7 @@ class JsonlSinkNode(Sink):
         path = Path(p.path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("a" if p.append else "w", encoding="utf-8")
+        ctx.wrote(p.path)
 
     def process(self, batch: Batch, ctx: NodeContext) -> None:
         self._file.write("".join(json.dumps(frame_record(f), default=_jsonable) + "\n" for f in batch.frames))

@@ -75,7 +75,7 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     result = dsflow("run", GRAPH, *overrides)
     assert (result.returncode, result.stderr) == (0, ""), result.stdout + result.stderr
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    return {"result": result, "records": records, "place": place}
+    return {"result": result, "records": records, "place": place, "out": out}
 
 
 def near(obj: dict[str, Any], box: tuple[int, int, int, int]) -> bool:
@@ -105,6 +105,7 @@ def test_summary_lists_the_expanded_stages(run: dict[str, Any]) -> None:
     for node, kind in [("scene", "source.images"), *stages, ("metadata", "sink.jsonl")]:
         row = r"│ " + re.escape(node) + r" +│ " + re.escape(kind) + rf" +│ +{FRAMES} │ +{FRAMES} │"
         assert re.search(row, out), f"no row for {node} in\n{out}"
+    assert out.splitlines()[-1] == f"metadata (sink.jsonl) wrote {run['out']}"  # where the output went
 
 
 def test_cards_symbols_and_shades(run: dict[str, Any]) -> None:
