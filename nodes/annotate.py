@@ -39,7 +39,7 @@ def object_text(obj: ObjectMeta, *, confidence: bool = True) -> str:
     head = obj.label or (str(obj.class_id) if obj.class_id >= 0 else "")
     if confidence and obj.confidence < 1.0:
         head = f"{head} {obj.confidence:.2f}".strip()
-    attributes = ", ".join(a.label for a in obj.attributes if a.label)
+    attributes = ", ".join(a.label for a in obj.attributes if a.label and a.label != obj.label)  # set-object-label
     return f"{head} | {attributes}" if head and attributes else head or attributes
 
 
@@ -60,7 +60,7 @@ def annotate(
 ) -> np.ndarray:
     """A copy of the RGB ``image`` with every object's box, text and landmarks drawn on it.
 
-    Top-level objects get solid boxes, children (objects with a ``parent``) dashed ones; an
+    Top-level objects get solid boxes, children (objects whose ``parent`` is drawn too) dashed ones; an
     object with a ``quad`` (``obj.extra["quad"]``, four frame points, e.g. a rotated text line)
     gets that outline instead. Landmarks come from ``obj.extra["landmarks"]``: ``(N, 2)`` or flat
     ``(2N,)`` x, y pairs in frame pixels.
@@ -75,13 +75,15 @@ def annotate(
     corners[:, 2:] -= 1  # the last pixel row/column inside the box
     corners[:, 0::2] = corners[:, 0::2].clip(-1, width)
     corners[:, 1::2] = corners[:, 1::2].clip(-1, height)
+    drawn = {id(obj) for obj in objects}
     for obj, (x1, y1, x2, y2) in zip(objects, corners.tolist(), strict=True):
         colour = object_colour(obj)
+        child = obj.parent is not None and id(obj.parent) in drawn  # its parent's box is there too
         quad = obj.extra.get("quad") if obj.extra else None
         if quad is not None:
             outline = np.rint(np.asarray(quad, np.float64).reshape(-1, 1, 2)).astype(np.int32)
-            cv2.polylines(out, [outline], True, colour, max(1, thickness - (obj.parent is not None)), cv2.LINE_8)
-        elif obj.parent is None:
+            cv2.polylines(out, [outline], True, colour, max(1, thickness - child), cv2.LINE_8)
+        elif not child:
             cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_8)
         else:
             _dashed_rectangle(out, x1, y1, x2, y2, colour, max(1, thickness - 1))

@@ -104,6 +104,24 @@ def test_annotate_leaves_the_input_alone() -> None:
     assert tuple(out[60, 60]) == SCENE
 
 
+def test_a_child_is_dashed_only_when_its_parent_is_drawn() -> None:
+    image = np.full((H, W, 3), SCENE, dtype=np.uint8)
+    left_edge = [tuple(p) for p in annotate(image, [FACE, EYE], thickness=2)[50:70, 40]]
+    assert SCENE in left_edge  # gaps between the dashes
+    alone = [tuple(p) for p in annotate(image, [EYE], thickness=2)[50:70, 40]]
+    assert alone == [object_colour(EYE)] * 20  # solid: e.g. the final faces drawn without their proposals
+
+
+def test_a_quad_is_outlined_and_a_label_set_from_the_text_is_written_once() -> None:
+    line = ObjectMeta(20, 30, 100, 30, label="HELLO", component_id=1)
+    line.attributes.append(Attribute("HELLO", name="text"))  # set-object-label copied it to the label
+    line.extra["quad"] = np.array([[20.0, 40.0], [120.0, 30.0], [120.0, 50.0], [20.0, 60.0]])
+    assert object_text(line) == "HELLO"
+    out = annotate(np.full((H, W, 3), SCENE, dtype=np.uint8), [line], thickness=1)
+    assert tuple(out[50, 20]) == object_colour(line)  # on the quad's left side
+    assert tuple(out[31, 25]) == SCENE  # the box's top-left corner is outside the quad: not drawn
+
+
 # -- sink.video ------------------------------------------------------------------------------
 
 
@@ -286,6 +304,19 @@ def test_snapshots_are_annotated(scene: Path) -> None:
         assert tuple(image[80, 60]) == SCENE
         assert tuple(image[54, 59]) == object_colour(EYE)
         assert tuple(image[61, 59]) == SCENE
+
+
+def test_snapshots_of_some_components_only(scene: Path) -> None:
+    run(
+        graph_text(
+            f"type: source.images, params: {{path: '{scene}/scene.png'}}",
+            f"type: sink.images, params: {{path: '{scene}/snap-{{frame_num}}.png', thickness: 4, components: [2]}}",
+            scene,
+        )
+    )
+    image = cv2.cvtColor(cv2.imread(str(scene / "snap-0.png")), cv2.COLOR_BGR2RGB)
+    assert tuple(image[60, 20]) == SCENE  # the face (component 1) is not drawn
+    assert [tuple(p) for p in image[50:70, 40]] == [object_colour(EYE)] * 20  # the eye is, solid
 
 
 @pytest.mark.parametrize(
