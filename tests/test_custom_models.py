@@ -306,9 +306,9 @@ def test_engine_creator_returning_neither_engine_nor_model(scene: Scene) -> None
     [
         (
             {"make-engine": gain_model, "build": gain_model},
-            " (did you mean 'make-engine'?) (available: build, make-engine)",
+            " (did you mean 'make-engine'?) (available: build, make-engine, mtcnn-pyramid)",
         ),
-        ({}, " (available: none)"),
+        ({}, " (available: mtcnn-pyramid)"),  # the faces plugin's pyramid engine is built in
     ],
 )
 def test_unknown_engine_creator_fails_at_load(scene: Scene, creators: dict[str, Any], listed: str) -> None:

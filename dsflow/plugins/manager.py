@@ -29,6 +29,8 @@ BUILTIN_PLUGINS = (
     "dsflow.nodes.nvinfer",
     "dsflow.infer.engine",
     "dsflow.infer.parsers",
+    "dsflow.ocr",
+    "dsflow.faces",
 )
 """Modules registered before any third-party plugin, exactly like one."""
 
