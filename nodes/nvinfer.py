@@ -353,7 +353,7 @@ class InferNode(_StageNode):
             feed = {name: chunk, **{k: v[: len(chunk)] for k, v in self.extra_inputs.items()}}
             out = self.engine.infer(feed, ctx.stream)
             parts.append({k: v[:n] for k, v in out.items()})
-        samples.outputs = parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        samples.outputs = parts[0] if len(parts) == 1 else {k: _join_chunks([p[k] for p in parts]) for k in parts[0]}
         return batch
 
 
@@ -483,22 +483,24 @@ class ParseNode(_StageNode):
     def _cluster_per_frame(self, batch: Batch, samples: Samples) -> None:
         """``cluster-per-frame``: every object's detections of a frame, clustered together in frame pixels."""
         cfg = self.stage.config
-        for frame_index, parts in self.per_frame.items():
-            mapped = []
-            for row, dets in parts:
-                one = _to_frame(dets, samples.geometry, row)
-                origin_x, origin_y = samples.geometry.origin[row]
-                one.left, one.top = one.left + np.float32(origin_x), one.top + np.float32(origin_y)
-                one.extra["parent-row"] = np.full(len(one), row)
-                for name, points in one.points.items():
-                    one.points[name] = points + np.float32([origin_x, origin_y])
-                mapped.append(one)
-            frame = batch.frames[frame_index]
-            merged = cluster(Detections.concat(mapped), ClusterMode(cfg["cluster-mode"]), cfg.class_attrs)
-            merged = self._filters(merged, frame)
-            parents = [samples.objects[r] for r in merged.extra.pop("parent-row", np.zeros(0, int)).tolist()]
-            self._add_objects(frame, merged, (0.0, 0.0), parents)
+        parts = [(row, dets) for rows in self.per_frame.values() for row, dets in rows if len(dets)]
         self.per_frame.clear()
+        if not parts:
+            return
+        rows = np.concatenate([np.full(len(dets), row) for row, dets in parts])
+        mapped = _to_frame(Detections.concat([dets for _, dets in parts]), samples.geometry, rows)
+        origin = samples.geometry.origin[rows].astype(np.float32)  # all at once: one pass, not one per object
+        mapped.left, mapped.top = mapped.left + origin[:, 0], mapped.top + origin[:, 1]
+        mapped.points = {k: v + origin[:, None, :] for k, v in mapped.points.items()}
+        mapped.extra["parent-row"] = rows
+        frame_of_row = np.asarray(samples.frame_index)[rows]
+        for frame_index in np.unique(frame_of_row).tolist():
+            frame = batch.frames[frame_index]
+            merged = cluster(mapped.take(frame_of_row == frame_index), ClusterMode(cfg["cluster-mode"]),
+                             cfg.class_attrs)  # fmt: skip
+            merged = self._filters(merged, frame)
+            parents = [samples.objects[r] for r in merged.extra.pop("parent-row").tolist()]
+            self._add_objects(frame, merged, (0.0, 0.0), parents)
 
     def _filters(self, mapped: Detections, frame: Any) -> Detections:
         cfg = self.stage.config
@@ -556,40 +558,51 @@ class ParseNode(_StageNode):
         (obj.tensors if obj is not None else frame.tensors)[segmentation_key(cfg.unique_id)] = meta
 
 
-def _to_frame(dets: Detections, g: Geometry, row: int) -> Detections:
-    """Detections of one row from network-input pixels to frame pixels, relative to ``g.origin[row]``.
+def _join_chunks(chunks: list[np.ndarray]) -> np.ndarray:
+    """One output of several inference runs, batch-first. Outputs whose size changes between runs (a
+    variable number of candidates) are zero-padded to the largest, as fixed-size outputs pad unused rows."""
+    largest = np.max([c.shape[1:] for c in chunks], axis=0)
+    padded = [np.pad(c, [(0, 0), *((0, int(n - m)) for n, m in zip(largest, c.shape[1:], strict=True))])
+              for c in chunks]  # fmt: skip
+    return np.concatenate(padded)
 
-    Box crops undo the scaling and padding (left and top clamped at 0, as nvinfer does); warped
-    samples go through their homography, boxes becoming the bounds of their mapped corners.
+
+def _to_frame(dets: Detections, g: Geometry, row: int | np.ndarray) -> Detections:
+    """Detections from network-input pixels to frame pixels, relative to their row's ``g.origin``.
+
+    ``row`` is the row of all of them, or one per detection. Box crops undo the scaling and padding
+    (left and top clamped at 0, as nvinfer does); warped samples go through their homography, boxes
+    becoming the bounds of their mapped corners.
     """
+    rows = np.broadcast_to(np.asarray(row), (len(dets),))
     if g.homography is not None:
-        to_frame = g.homography[row]
+        to_frame = g.homography[rows]  # (n, 3, 3)
         xs = np.stack([dets.left, dets.right, dets.right, dets.left], 1)
         ys = np.stack([dets.top, dets.top, dets.bottom, dets.bottom], 1)
-        corners = np.stack([xs, ys], axis=2)  # (n, 4, 2)
-        mapped = _apply_homography(to_frame, corners)
+        mapped = _apply_homography(to_frame, np.stack([xs, ys], axis=2))  # corners (n, 4, 2)
         low, high = mapped.min(axis=1), mapped.max(axis=1)
         points = {k: _apply_homography(to_frame, v) for k, v in dets.points.items()}
         return Detections(dets.class_id, low[:, 0], low[:, 1], high[:, 0] - low[:, 0], high[:, 1] - low[:, 1],
                           dets.confidence, masks=dets.masks, extra=dict(dets.extra), points=points)  # fmt: skip
-    (ratio_x, ratio_y), (pad_x, pad_y) = g.ratio[row], g.pad[row]
+    ratio, pad = g.ratio[rows], g.pad[rows]  # float64, as nvinfer computes the mapping
     return Detections(
         dets.class_id,
-        np.maximum((dets.left - pad_x) / ratio_x, 0),
-        np.maximum((dets.top - pad_y) / ratio_y, 0),
-        dets.width / ratio_x,
-        dets.height / ratio_y,
+        np.maximum((dets.left - pad[:, 0]) / ratio[:, 0], 0),
+        np.maximum((dets.top - pad[:, 1]) / ratio[:, 1], 0),
+        dets.width / ratio[:, 0],
+        dets.height / ratio[:, 1],
         dets.confidence,
         masks=dets.masks,
         extra=dict(dets.extra),
-        points={k: (v - np.float32([pad_x, pad_y])) / np.float32([ratio_x, ratio_y]) for k, v in dets.points.items()},
+        points={k: (v - pad[:, None, :]) / ratio[:, None, :] for k, v in dets.points.items()},
     )
 
 
 def _apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """``(..., 2)`` points through the 3x3 homography ``h``."""
-    xy = points.astype(np.float64) @ h[:2, :2].T + h[:2, 2]
-    w = points.astype(np.float64) @ h[2, :2] + h[2, 2]
+    """Points ``(n, k, 2)`` through homographies ``h`` ``(n, 3, 3)``, one per point set."""
+    p = points.astype(np.float64)
+    xy = np.einsum("nij,nkj->nki", h[:, :2, :2], p) + h[:, None, :2, 2]
+    w = np.einsum("nj,nkj->nk", h[:, 2, :2], p) + h[:, None, 2, 2]
     return (xy / w[..., None]).astype(np.float32)
 
 
