@@ -42,7 +42,8 @@ DIFFERENCES = {
     "output-tensor-meta": "A `TensorMeta` in `frame.tensors` or `object.tensors` under `tensor-meta-<id>`.",
     "output-instance-mask": "Masks go to `ObjectMeta.mask`.",
     "batch-size": "Rows are run in chunks of at most this many (and at most the model's own fixed batch, which is "
-    "padded).",
+    "padded). Outputs whose size changes from one run to the next (a variable number of candidates) are "
+    "zero-padded to the largest when the runs are joined.",
     "output-blob-names": "Not needed: every output of the ONNX model is used, in model order.",
     "network-type": "100: no parser runs; combine with `output-tensor-meta`.",
     "infer-dims": "Required when the ONNX input has dynamic height or width.",
