@@ -13,8 +13,9 @@ primary detector → secondary recogniser pipeline (``graphs/ocr.yaml``, docs/ho
                            character table from the model's metadata or ``labelfile-path``.
 =========================  ==============================================================================
 
-Everything is vectorized over regions, objects and time steps; the only per-sample OpenCV call is
-the connected-component labelling of the bitmap.
+Everything is vectorized over regions, objects and time steps: per sample the detector parser makes
+three OpenCV calls (labelling, pixel listing, erosion) and NumPy does the rest; the recogniser's
+parser decodes a whole batch at once.
 """
 
 from __future__ import annotations
@@ -61,11 +62,13 @@ def parse_dbnet(
         dims = [layer.dims for layer in outputs]
         msg = f"parser dbnet: expected one probability map (1, H, W), got outputs with dims {dims}"
         raise ValueError(msg)
+    if params.num_classes == 0:
+        return Detections.empty()  # num-detected-classes=0 drops everything anyway
     prob = host(outputs[0].data)
     prob = prob.reshape(prob.shape[-2:])
-    quads, scores = db_text_regions(prob, float(params.pre_cluster_threshold[0]), float(params.post_cluster_threshold[0]))
-    quads[..., 0] *= network.width / prob.shape[1]  # a map smaller than the input (none of PP-OCR's) scales up
-    quads[..., 1] *= network.height / prob.shape[0]
+    threshold, box_threshold = float(params.pre_cluster_threshold[0]), float(params.post_cluster_threshold[0])
+    quads, scores = db_text_regions(prob, threshold, box_threshold)
+    quads *= np.float32([network.width / prob.shape[1], network.height / prob.shape[0]])  # a smaller map scales up
     low, high = quads.min(axis=1), quads.max(axis=1)
     return Detections.from_corners(
         low[:, 0], low[:, 1], high[:, 0], high[:, 1], scores, np.zeros(len(scores), np.int32), points={"quad": quads}
@@ -79,77 +82,123 @@ def db_text_regions(
 
     PaddleOCR traces each region's contour and fits ``cv2.minAreaRect``, one Python iteration per
     region. Here one labelling pass finds the regions and NumPy does the rest for all of them at
-    once: each region's orientation comes from its second moments (the principal axis of its
-    pixels; for a text line the rectangle of least area lies along it to within a pixel), and its
-    extent from the min and max of its pixels' coordinates along that axis and across it. The score
-    is the mean probability over the region's pixels (PaddleOCR's ``score_mode="slow"``, which
-    averages inside the contour). Corners are in map pixels, clipped to the map, ordered top to bottom.
+    once. The score is the mean probability over the region's pixels (PaddleOCR's
+    ``score_mode="slow"``, which averages inside the contour). The rectangle is fitted to the
+    region's edge pixels (those with a neighbour outside it, the only ones that can be extreme):
+    its orientation is their principal axis (second moments; for a text line the rectangle of
+    least area lies along it to within a degree), its extent the min and max of their coordinates
+    along that axis and across it. Corners are in map pixels, clipped to the map, in reading order
+    (top to bottom, then left to right, by centre).
+    """
+    bitmap = (prob > threshold).view(np.uint8)
+    count, region, xs, ys, scores = _scored_regions(prob, bitmap)
+    keep = np.zeros(count, bool)  # by label; 0 is the background
+    keep[1 + _best(scores, box_threshold)] = True
+    edge = _on_edge(bitmap, xs, ys) & keep[region]
+    ids, centres, axis, along, across = _rectangles(region[edge], xs[edge], ys[edge], count)
+    grow = along * across * unclip_ratio / np.maximum(2 * (along + across), 1e-9)  # the unclip offset
+    short = np.minimum(along, across)
+    big = (short >= MIN_SIDE) & (short + 2 * grow >= MIN_SIDE_UNCLIPPED)
+    half_along, half_across = along[big] / 2 + grow[big], across[big] / 2 + grow[big]
+    quads = _upright_corners(centres[big], axis[big], half_along, half_across).clip(0, [prob.shape[1], prob.shape[0]])
+    reading = np.lexsort((centres[big, 0], centres[big, 1]))
+    return quads[reading].astype(np.float32), scores[ids[big] - 1][reading].astype(np.float32)
+
+
+def _scored_regions(prob: np.ndarray, bitmap: np.ndarray) -> tuple[Any, ...]:
+    """Connected text regions: label count, per text pixel its label (1…) and x, y; per region its mean probability."""
+    import cv2
+
+    count, labels = cv2.connectedComponents(bitmap, connectivity=8, ltype=cv2.CV_32S)
+    xs, ys = _nonzero(bitmap)
+    flat = ys * bitmap.shape[1] + xs
+    region = labels.reshape(-1).take(flat)
+    sums = np.bincount(region, prob.reshape(-1).take(flat), count)
+    scores = sums[1:] / np.maximum(np.bincount(region, minlength=count)[1:], 1)
+    return count, region, xs, ys, scores
+
+
+def _on_edge(bitmap: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Which of the text pixels at ``xs, ys`` have a neighbour outside their region or the map.
+
+    Only those can be corners of a region's convex hull, so they alone decide its rectangle.
     """
     import cv2
 
-    height, width = prob.shape
-    count, labels = cv2.connectedComponents((prob > threshold).view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
-    if count <= 1:
-        return np.zeros((0, 4, 2), np.float32), np.zeros(0, np.float32)
-    ys, xs = np.nonzero(labels)
-    region = labels[ys, xs] - 1  # background is label 0
-    n = count - 1
-    pixels = np.bincount(region, minlength=n)
-    scores = np.bincount(region, weights=prob[ys, xs], minlength=n) / pixels
+    inner = cv2.erode(bitmap, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return inner.reshape(-1).take(ys * bitmap.shape[1] + xs) == 0
+
+
+def _rectangles(region: np.ndarray, xs: np.ndarray, ys: np.ndarray, count: int) -> tuple[np.ndarray, ...]:
+    """Per region present: its label, centre ``(n, 2)``, unit main axis ``(n, 2)`` and side lengths along and across.
+
+    Sides are measured between pixel centres, as ``cv2.minAreaRect`` measures them on a contour.
+    """
+    xs, ys = xs.astype(np.float64), ys.astype(np.float64)
+    axis = _principal_axes(region, xs, ys, count)
+    ids, (lo_a, hi_a, lo_b, hi_b) = _extents(region, xs, ys, axis)
+    axis = axis[ids]
+    mid_a, mid_b = (lo_a + hi_a) / 2, (lo_b + hi_b) / 2
+    centres = np.stack([mid_a * axis[:, 0] - mid_b * axis[:, 1], mid_a * axis[:, 1] + mid_b * axis[:, 0]], axis=1)
+    return ids, centres, axis, hi_a - lo_a, hi_b - lo_b
+
+
+def _nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x and y (int32) of the non-zero pixels of a uint8 mask, in raster order (OpenCV's is 3x NumPy's speed)."""
+    import cv2
+
+    points = cv2.findNonZero(mask)
+    if points is None:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32)
+    points = points.reshape(-1, 2)
+    return points[:, 0], points[:, 1]
+
+
+def _best(scores: np.ndarray, box_threshold: float) -> np.ndarray:
+    """Indices of the regions scoring at least ``box_threshold``, at most :data:`MAX_CANDIDATES` of the best."""
     candidates = np.flatnonzero(scores >= box_threshold)
-    candidates = candidates[np.argsort(-scores[candidates], kind="stable")[:MAX_CANDIDATES]]
-    keep = np.zeros(n, bool)
-    keep[candidates] = True
-    chosen = keep[region]
-    region, xs, ys = region[chosen], xs[chosen].astype(np.float64), ys[chosen].astype(np.float64)
-    centre, axis = _principal_axes(region, xs, ys, n)
-    # Group the pixels by region (a stable sort keeps raster order inside each) and reduce per group.
-    order = np.argsort(region.astype(np.uint16) if n < 1 << 16 else region, kind="stable")
-    region, xs, ys = region[order], xs[order], ys[order]
-    starts = np.flatnonzero(np.diff(region, prepend=-1))
-    ids = region[starts]
-    cos, sin = axis[region, 0], axis[region, 1]
-    along, across = xs * cos + ys * sin, ys * cos - xs * sin
-    lo_a, hi_a = np.minimum.reduceat(along, starts), np.maximum.reduceat(along, starts)
-    lo_b, hi_b = np.minimum.reduceat(across, starts), np.maximum.reduceat(across, starts)
-    long_side, short_side = hi_a - lo_a, hi_b - lo_b
-    grow = long_side * short_side * unclip_ratio / np.maximum(2 * (long_side + short_side), 1e-9)
-    ok = (np.minimum(long_side, short_side) >= MIN_SIDE) & (np.minimum(long_side, short_side) + 2 * grow >= MIN_SIDE_UNCLIPPED)
-    ids, grow = ids[ok], grow[ok]
-    mid_a, mid_b = (lo_a[ok] + hi_a[ok]) / 2, (lo_b[ok] + hi_b[ok]) / 2
-    c, s = axis[ids, 0], axis[ids, 1]
-    centres = np.stack([mid_a * c - mid_b * s, mid_a * s + mid_b * c], axis=1)
-    quads = _upright_corners(centres, axis[ids], long_side[ok] / 2 + grow, short_side[ok] / 2 + grow)
-    quads[..., 0] = quads[..., 0].clip(0, width)
-    quads[..., 1] = quads[..., 1].clip(0, height)
-    reading = np.lexsort((centres[:, 0], centres[:, 1]))
-    return quads[reading].astype(np.float32), scores[ids][reading].astype(np.float32)
+    return candidates[np.argsort(-scores[candidates], kind="stable")[:MAX_CANDIDATES]]
 
 
-def _principal_axes(region: np.ndarray, xs: np.ndarray, ys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per region: centroid ``(n, 2)`` and the unit direction of its pixels' largest spread ``(n, 2)``."""
+def _principal_axes(region: np.ndarray, xs: np.ndarray, ys: np.ndarray, n: int) -> np.ndarray:
+    """Per label (``n`` of them), the unit direction ``(n, 2)`` along which its points spread most."""
     count = np.maximum(np.bincount(region, minlength=n), 1)
-    mx, my = np.bincount(region, xs, n) / count, np.bincount(region, ys, n) / count
-    dx, dy = xs - mx[region], ys - my[region]  # centred first: raw second moments lose precision
+    mean_x, mean_y = np.bincount(region, xs, n) / count, np.bincount(region, ys, n) / count
+    dx, dy = xs - mean_x[region], ys - mean_y[region]  # centred first: raw second moments lose precision
     cxx, cyy, cxy = (np.bincount(region, w, n) for w in (dx * dx, dy * dy, dx * dy))
     angle = 0.5 * np.arctan2(2 * cxy, cxx - cyy)
-    return np.stack([mx, my], axis=1), np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    return np.stack([np.cos(angle), np.sin(angle)], axis=1)
 
 
-def _upright_corners(centres: np.ndarray, axis: np.ndarray, half_along: np.ndarray, half_across: np.ndarray) -> np.ndarray:
-    """Corners tl, tr, br, bl of rectangles given by centre, main axis and half sides.
+def _extents(region: np.ndarray, xs: np.ndarray, ys: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """The labels present and, per label, min and max of its points' coordinates along and across its axis."""
+    # Group the points by label (a stable radix sort when labels fit 16 bits), then reduce each group.
+    order = np.argsort(region.astype(np.uint16) if len(axis) <= 1 << 16 else region, kind="stable")
+    region, xs, ys = region[order], xs[order], ys[order]
+    starts = np.flatnonzero(np.diff(region, prepend=-1))
+    cos, sin = axis[region, 0], axis[region, 1]
+    along, across = xs * cos + ys * sin, ys * cos - xs * sin
+    reduce = (np.minimum.reduceat, np.maximum.reduceat)
+    extents = tuple(f(values, starts) if len(starts) else values[:0] for values in (along, across) for f in reduce)
+    return region[starts], extents
+
+
+def _upright_corners(
+    centres: np.ndarray, axis: np.ndarray, half_along: np.ndarray, half_across: np.ndarray
+) -> np.ndarray:
+    """Corners tl, tr, br, bl ``(n, 4, 2)`` of rectangles given by centre, main axis and half sides.
 
     The tl → tr edge is whichever side is closer to horizontal, pointing right (as PaddleOCR orders
-    the points of its boxes): a vertical line then gives a tall quad, which ``text-line`` turns.
+    the points of its boxes): a vertical line gives a tall quad, which ``text-line`` turns.
     """
     swap = np.abs(axis[:, 0]) < np.abs(axis[:, 1])
     u = np.where(swap[:, None], np.stack([-axis[:, 1], axis[:, 0]], axis=1), axis)
     u *= np.where(u[:, 0] < 0, -1.0, 1.0)[:, None]
     v = np.stack([-u[:, 1], u[:, 0]], axis=1)  # u turned 90° clockwise on screen: points down
-    half_u = np.where(swap, half_across, half_along)[:, None]
-    half_v = np.where(swap, half_along, half_across)[:, None]
+    half_u = np.where(swap, half_across, half_along)[:, None, None]
+    half_v = np.where(swap, half_along, half_across)[:, None, None]
     signs = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64)  # tl, tr, br, bl in (u, v)
-    return centres[:, None, :] + signs[None, :, :1] * (half_u * u)[:, None, :] + signs[None, :, 1:] * (half_v * v)[:, None, :]
+    return centres[:, None] + signs[:, :1] * half_u * u[:, None] + signs[:, 1:] * half_v * v[:, None]
 
 
 # -- text-line crops -----------------------------------------------------------------------------------------------
@@ -194,50 +243,68 @@ BLANK = "<blank>"
 
 
 class CtcGreedyDecoder:
-    """Classifier parser: the text of one ``(T, C)`` CTC output, as one ``text`` attribute.
+    """Classifier parser: the text of a ``(T, C)`` CTC output, as one ``text`` attribute.
 
     The most probable class of every time step, repeats collapsed, blanks (class 0) dropped, each class
     mapped through ``table``. Confidence is the mean probability of the kept steps; text whose
-    confidence is not above ``classifier-threshold``, and empty text, gives no attribute.
+    confidence is not above ``classifier-threshold``, and empty text, gives no attribute. dsflow calls
+    :meth:`parse_batch` once per batch; calling the decoder parses one sample.
     """
 
-    def __init__(self, table: Sequence[str], source: str = "the character table", key: str = "") -> None:
+    def __init__(self, table: Sequence[str], source: str = "the character table", hint: str = "") -> None:
         self.table = np.array(list(table), dtype=object)
-        self.source, self.key = source, key
+        self.source, self.hint = source, hint
         self._checked = False
 
     def __call__(
         self, outputs: Sequence[Layer], network: NetworkInfo, threshold: float, *, xp: Any = np, stream: Any = None
     ) -> list[Attribute]:
         probs = host(outputs[0].data)
-        probs = probs.reshape(-1, probs.shape[-1])
+        (attributes,) = self.parse_batch([Layer(outputs[0].name, probs[None])], 1, network, threshold)
+        return attributes
+
+    def parse_batch(
+        self, outputs: Sequence[Layer], count: int, network: NetworkInfo, threshold: float, *, xp: Any = np,
+        stream: Any = None,
+    ) -> list[list[Attribute]]:  # fmt: skip
+        """The attributes of each of the ``count`` rows of the batch-first output ``(N, T, C)``."""
+        probs = host(outputs[0].data)[:count]
+        probs = probs.reshape(count, -1, probs.shape[-1])
         if not self._checked:
             self._check(probs.shape[-1])
-        text, confidence = ctc_greedy_decode(probs, self.table)
-        if not text or not confidence > threshold:
-            return []
-        return [Attribute(text, class_id=0, confidence=confidence, name="text")]
+        texts, confidences = ctc_greedy_decode_batch(probs, self.table)
+        return [
+            [Attribute(text, class_id=0, confidence=confidence, name="text")] if text and confidence > threshold else []
+            for text, confidence in zip(texts, confidences.tolist(), strict=True)
+        ]
 
     def _check(self, classes: int) -> None:
         if classes != len(self.table):
             msg = (
                 f"parser ctc-greedy: the model outputs {classes} classes per step, but {self.source} gives "
-                f"{len(self.table)} (blank + {len(self.table) - 2} characters + space): "
-                "is the labels file the model's own dictionary?"
+                f"{len(self.table)} (blank + {len(self.table) - 2} characters + space){self.hint}"
             )
             raise ValueError(msg)
         self._checked = True
 
 
+def ctc_greedy_decode_batch(probs: np.ndarray, table: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """``(N, T, C)`` per-step class probabilities → N texts and the mean probability of each one's kept steps."""
+    best = probs.argmax(axis=2)
+    top = np.take_along_axis(probs, best[..., None], axis=2)[..., 0]
+    keep = best != 0  # not blank, and not the class of the step before
+    keep[:, 1:] &= np.diff(best, axis=1) != 0
+    kept = keep.sum(axis=1)
+    rows = np.repeat(np.arange(len(best)), kept)
+    confidences = np.bincount(rows, top[keep], len(best)) / np.maximum(kept, 1)
+    characters = np.split(table[best[keep]], np.cumsum(kept)[:-1])
+    return ["".join(row.tolist()) for row in characters], confidences
+
+
 def ctc_greedy_decode(probs: np.ndarray, table: np.ndarray) -> tuple[str, float]:
-    """``(T, C)`` per-step class probabilities → (text, mean probability of the kept steps)."""
-    best = probs.argmax(axis=1)
-    keep = best != 0
-    keep[1:] &= best[1:] != best[:-1]
-    if not keep.any():
-        return "", 0.0
-    confidence = float(probs[np.flatnonzero(keep), best[keep]].mean())
-    return "".join(table[best[keep]].tolist()), confidence
+    """``(T, C)`` per-step class probabilities → (text, mean probability of the kept steps; 0 for no text)."""
+    (text,), (confidence,) = ctc_greedy_decode_batch(probs[None], table)
+    return text, float(confidence)
 
 
 def ctc_table_for_stage(config: InferConfig) -> CtcGreedyDecoder:
@@ -246,16 +313,20 @@ def ctc_table_for_stage(config: InferConfig) -> CtcGreedyDecoder:
     if path:
         try:
             with open(path, encoding="utf-8", newline="") as f:
-                chars = [line.rstrip("\r\n") for line in f.read().splitlines(keepends=True)]
+                text = f.read()
+            # One character per line, as PaddleOCR reads them: split on "\n" only (str.splitlines would also
+            # split on characters such as U+2028 that a dictionary may hold); drop a Windows "\r".
+            chars = [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")] if text else []
         except OSError as exc:
             raise config.error("labelfile-path", f"cannot read the character list ({exc.strerror})") from None
         source, key = f"labelfile-path ({len(chars)} lines)", "labelfile-path"
+        hint = ": is the labels file the model's own dictionary, one character per line?"
     else:
         chars = _metadata_characters(config)
-        source, key = f"the model's 'character' metadata ({len(chars)} characters)", "onnx-file"
+        source, key, hint = f"the model's 'character' metadata ({len(chars)} characters)", "onnx-file", ""
     if not chars:
         raise config.error(key, "the character list is empty")
-    return CtcGreedyDecoder([BLANK, *chars, " "], source, key)
+    return CtcGreedyDecoder([BLANK, *chars, " "], source, hint)
 
 
 def _metadata_characters(config: InferConfig) -> list[str]:
@@ -266,7 +337,7 @@ def _metadata_characters(config: InferConfig) -> list[str]:
         raise config.error("labelfile-path", "ctc-greedy needs a character list: set labelfile-path or onnx-file")
     try:
         model = onnx.load(model_path, load_external_data=False)
-    except (OSError, onnx.onnx_cpp2py_export.checker.ValidationError, Exception) as exc:  # noqa: BLE001
+    except Exception as exc:  # OSError, or protobuf's DecodeError for a file that is not ONNX
         raise config.error("onnx-file", f"cannot read the model's metadata ({exc})") from None
     table = {p.key: p.value for p in model.metadata_props}.get("character")
     if table is None:
