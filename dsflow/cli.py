@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from dsflow import models as zoo
 from dsflow import show
 from dsflow._version import __version__
 from dsflow.errors import DsflowError, ExitCode, UsageError
@@ -83,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Console(width=None if sys.stdout.isatty() else 160)
     err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
     want_traceback = "--traceback" in argv
+    zoo.download_progress = lambda message: err.print(message, markup=False, soft_wrap=True)  # a first run's downloads
     try:
         try:
             args = build_parser().parse_args(argv)

