@@ -21,12 +21,12 @@ from dsflow import Attribute, Batch, NodeContext, ObjectMeta, hookimpl, param
 from dsflow.errors import ConfigError, EngineError, GraphError
 from dsflow.graph import NodeSpec
 from dsflow.infer import config as nvconfig
-from dsflow.infer.cluster import ClusterMode, apply_object_filters, cluster
+from dsflow.infer.attach import attach_attributes, attach_detections, attach_detections_per_frame, label_attributes
 from dsflow.infer.config import InferConfig
 from dsflow.infer.engine import ModelSource, model_source, open_engine
 from dsflow.infer.functions import input_initializer, resolve_function
 from dsflow.infer.history import ObjectHistory, TrackedObject
-from dsflow.infer.labels import attribute_label, detector_label, read_labels
+from dsflow.infer.labels import read_labels
 from dsflow.infer.preprocess import NCHW, Geometry, preprocess, preprocess_spec, source_rects
 from dsflow.infer.stage import (
     Samples,
@@ -379,7 +379,7 @@ class ParseNode(_StageNode):
                         cfg.where("num-detected-classes"))  # fmt: skip
         self.async_mode = _async_classifier(cfg)
         per_frame = cfg["cluster-per-frame"] and cfg.secondary and cfg.network_type == nvconfig.DETECTOR
-        self.per_frame: dict[int, list[tuple[int, Detections]]] | None = {} if per_frame else None
+        self.per_frame: list[tuple[int, Detections]] | None = [] if per_frame else None
 
     def process(self, batch: Batch, ctx: NodeContext) -> Batch:
         samples: Samples | None = batch.tensors.pop(self.key, None)
@@ -414,7 +414,9 @@ class ParseNode(_StageNode):
         while pending:
             self._reattach(batch, *pending.popleft())
         if self.per_frame:
-            self._cluster_per_frame(batch, samples)
+            attach_detections_per_frame(self.stage.config, self.stage.labels, batch.frames, self.per_frame,
+                                        samples.geometry, samples.frame_index, samples.objects)  # fmt: skip
+            self.per_frame.clear()
         return batch
 
     def _parse(self, outputs: dict[str, Any], samples: Samples, ctx: NodeContext) -> list[Any]:
@@ -470,68 +472,13 @@ class ParseNode(_StageNode):
         self._attach(batch.frames[frame_index], obj, entry.cached())
 
     def _detections(self, dets: Detections, samples: Samples, row: int, frame: Any, parent: Any) -> None:
-        cfg = self.stage.config
         if self.per_frame is not None:  # clustered with the other objects' detections once the batch is parsed
-            self.per_frame.setdefault(samples.frame_index[row], []).append((row, dets))
+            self.per_frame.append((row, dets))
             return
-        dets = cluster(dets, ClusterMode(cfg["cluster-mode"]), cfg.class_attrs)
-        if not len(dets):
-            return
-        mapped = self._filters(_to_frame(dets, samples.geometry, row), frame)
-        self._add_objects(frame, mapped, samples.geometry.origin[row], [parent] * len(mapped))
-
-    def _cluster_per_frame(self, batch: Batch, samples: Samples) -> None:
-        """``cluster-per-frame``: every object's detections of a frame, clustered together in frame pixels."""
-        cfg = self.stage.config
-        parts = [(row, dets) for rows in self.per_frame.values() for row, dets in rows if len(dets)]
-        self.per_frame.clear()
-        if not parts:
-            return
-        rows = np.concatenate([np.full(len(dets), row) for row, dets in parts])
-        mapped = _to_frame(Detections.concat([dets for _, dets in parts]), samples.geometry, rows)
-        origin = samples.geometry.origin[rows].astype(np.float32)  # all at once: one pass, not one per object
-        mapped.left, mapped.top = mapped.left + origin[:, 0], mapped.top + origin[:, 1]
-        mapped.points = {k: v + origin[:, None, :] for k, v in mapped.points.items()}
-        mapped.extra["parent-row"] = rows
-        frame_of_row = np.asarray(samples.frame_index)[rows]
-        for frame_index in np.unique(frame_of_row).tolist():
-            frame = batch.frames[frame_index]
-            merged = cluster(mapped.take(frame_of_row == frame_index), ClusterMode(cfg["cluster-mode"]),
-                             cfg.class_attrs)  # fmt: skip
-            merged = self._filters(merged, frame)
-            parents = [samples.objects[r] for r in merged.extra.pop("parent-row").tolist()]
-            self._add_objects(frame, merged, (0.0, 0.0), parents)
-
-    def _filters(self, mapped: Detections, frame: Any) -> Detections:
-        cfg = self.stage.config
-        return apply_object_filters(mapped, cfg.class_attrs, frame.height, frame.width,
-                                    cfg["filter-out-class-ids"] or (),
-                                    cfg["crop-objects-to-roi-boundary"])  # fmt: skip
-
-    def _add_objects(self, frame: Any, mapped: Detections, origin: Any, parents: list[Any]) -> None:
-        """One ObjectMeta per detection (frame pixels once ``origin`` is added), points in ``extra``."""
-        cfg = self.stage.config
-        origin_x, origin_y = (float(v) for v in origin)
-        labels = self.stage.labels
-        masks = mapped.masks if cfg["output-instance-mask"] else None
-        shift = np.array([origin_x, origin_y])
-        columns = {**mapped.extra, **{k: v.astype(np.float64) + shift for k, v in mapped.points.items()}}
-        for i, (cid, left, top, width, height, conf) in enumerate(zip(
-            mapped.class_id.tolist(), (mapped.left + origin_x).tolist(), (mapped.top + origin_y).tolist(),
-            mapped.width.tolist(), mapped.height.tolist(), mapped.confidence.tolist(), strict=True,
-        )):  # fmt: skip
-            frame.objects.append(ObjectMeta(
-                left, top, width, height, cid, conf, detector_label(labels, cid), cfg.unique_id, parent=parents[i],
-                mask=masks[i] if masks is not None else None,
-                extra={name: column[i] for name, column in columns.items()},
-            ))  # fmt: skip
+        attach_detections(self.stage.config, self.stage.labels, frame, dets, samples.geometry, row, parent)
 
     def _attributes(self, attributes: list[Attribute], samples: Samples, row: int, frame: Any, obj: Any) -> None:
-        cfg = self.stage.config
-        for a in attributes:
-            a.label = a.label or attribute_label(self.stage.labels, a.index, a.class_id)
-            a.component_id = cfg.unique_id
-            a.name = a.name or (cfg["classifier-type"] or "")
+        label_attributes(self.stage.config, self.stage.labels, attributes)
         entry = samples.entries[row] if samples.entries else None
         if entry is not None:
             entry.store(attributes)
@@ -539,15 +486,7 @@ class ParseNode(_StageNode):
             self._attach(frame, obj, attributes)
 
     def _attach(self, frame: Any, obj: ObjectMeta | None, attributes: list[Attribute]) -> None:
-        if not any(a.label for a in attributes):
-            return  # nvinfer attaches nothing when no attribute has a label
-        cfg = self.stage.config
-        if obj is None:  # a primary classifier: a full-frame object carries the result
-            obj = ObjectMeta(0.0, 0.0, float(frame.width), float(frame.height), -1, 1.0, "", cfg.unique_id)
-            frame.objects.append(obj)
-        obj.attributes.extend(attributes)
-        if cfg["set-object-label"]:
-            obj.label = attributes[0].label
+        attach_attributes(self.stage.config, frame, obj, attributes)
 
     def _segmentation(self, result: tuple[Any, Any], samples: Samples, row: int, frame: Any, obj: Any) -> None:
         cfg = self.stage.config
@@ -565,45 +504,6 @@ def _join_chunks(chunks: list[np.ndarray]) -> np.ndarray:
     padded = [np.pad(c, [(0, 0), *((0, int(n - m)) for n, m in zip(largest, c.shape[1:], strict=True))])
               for c in chunks]  # fmt: skip
     return np.concatenate(padded)
-
-
-def _to_frame(dets: Detections, g: Geometry, row: int | np.ndarray) -> Detections:
-    """Detections from network-input pixels to frame pixels, relative to their row's ``g.origin``.
-
-    ``row`` is the row of all of them, or one per detection. Box crops undo the scaling and padding
-    (left and top clamped at 0, as nvinfer does); warped samples go through their homography, boxes
-    becoming the bounds of their mapped corners.
-    """
-    rows = np.broadcast_to(np.asarray(row), (len(dets),))
-    if g.homography is not None:
-        to_frame = g.homography[rows]  # (n, 3, 3)
-        xs = np.stack([dets.left, dets.right, dets.right, dets.left], 1)
-        ys = np.stack([dets.top, dets.top, dets.bottom, dets.bottom], 1)
-        mapped = _apply_homography(to_frame, np.stack([xs, ys], axis=2))  # corners (n, 4, 2)
-        low, high = mapped.min(axis=1), mapped.max(axis=1)
-        points = {k: _apply_homography(to_frame, v) for k, v in dets.points.items()}
-        return Detections(dets.class_id, low[:, 0], low[:, 1], high[:, 0] - low[:, 0], high[:, 1] - low[:, 1],
-                          dets.confidence, masks=dets.masks, extra=dict(dets.extra), points=points)  # fmt: skip
-    ratio, pad = g.ratio[rows], g.pad[rows]  # float64, as nvinfer computes the mapping
-    return Detections(
-        dets.class_id,
-        np.maximum((dets.left - pad[:, 0]) / ratio[:, 0], 0),
-        np.maximum((dets.top - pad[:, 1]) / ratio[:, 1], 0),
-        dets.width / ratio[:, 0],
-        dets.height / ratio[:, 1],
-        dets.confidence,
-        masks=dets.masks,
-        extra=dict(dets.extra),
-        points={k: (v - pad[:, None, :]) / ratio[:, None, :] for k, v in dets.points.items()},
-    )
-
-
-def _apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Points ``(n, k, 2)`` through homographies ``h`` ``(n, 3, 3)``, one per point set."""
-    p = points.astype(np.float64)
-    xy = np.einsum("nij,nkj->nki", h[:, :2, :2], p) + h[:, None, :2, 2]
-    w = np.einsum("nj,nkj->nk", h[:, 2, :2], p) + h[:, None, 2, 2]
-    return (xy / w[..., None]).astype(np.float32)
 
 
 @hookimpl

@@ -387,7 +387,8 @@ def test_run_parser_errors() -> None:
     with pytest.raises(PluginError, match=r"^unknown bbox parser 'NvDsInferParseCustomResNet' \(did you mean "
                                           r"'NvDsInferParseCustomResnet'\?\)"):  # fmt: skip
         run_bbox_parser("NvDsInferParseCustomResNet", [], (8, 8, 3), num_classes=1, plugins=pm)
-    with pytest.raises(PluginError, match=r"^unknown classifier parser 'argmax' \(available: age-expectation, ctc-greedy, softmax\)$"):
+    known = "age-expectation, ctc-greedy, softmax"  # the built-in classifier parsers
+    with pytest.raises(PluginError, match=rf"^unknown classifier parser 'argmax' \(available: {known}\)$"):
         run_classifier_parser("argmax", [], (8, 8, 3), plugins=pm.registry)
 
     def wrong(*args: Any, **kwargs: Any) -> list[Any]:
