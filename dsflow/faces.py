@@ -172,8 +172,8 @@ class PyramidEngine:
         face = outputs[self._probability][..., 1].transpose(0, 2, 1)  # (N, H', W')
         sample, row, col = np.nonzero(face >= self.threshold)
         cells = np.stack([col, row], axis=1).astype(np.float64)
-        first = np.fix((CELL_STRIDE * cells + 1) / scale)
-        last = np.fix((CELL_STRIDE * cells + CELL_SIZE) / scale)
+        first = np.trunc((CELL_STRIDE * cells + 1) / scale)
+        last = np.trunc((CELL_STRIDE * cells + CELL_SIZE) / scale)
         rows = np.column_stack([
             first, last, face[sample, row, col], regression[sample, row, col], np.full(len(sample), level),
         ]).astype(np.float32)  # fmt: skip
@@ -289,7 +289,7 @@ def parse_proposals(
         rows[:, X1] + rows[:, DX1] * width, rows[:, Y1] + rows[:, DY1] * height,
         rows[:, X2] + rows[:, DX2] * width, rows[:, Y2] + rows[:, DY2] * height,
     )  # fmt: skip
-    x1, y1, x2, y2 = (np.fix(c) for c in corners)
+    x1, y1, x2, y2 = (np.trunc(c) for c in corners)
     return Detections.from_corners(x1, y1, x2, y2, rows[:, SCORE], np.zeros(len(rows), np.int32))
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
+from onnx_models import IR_VERSION
 
 from dsflow.infer.engine import SMALLEST_NORMAL, flush_subnormal_weights, onnxruntime_backend
 
@@ -21,7 +22,9 @@ def scale_model(weights: np.ndarray) -> bytes:
         [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["n", len(weights)])],
         [numpy_helper.from_array(weights, "w")],
     )  # fmt: skip
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = IR_VERSION  # what older ONNX Runtime builds load
+    return model.SerializeToString()
 
 
 def test_subnormal_weights_become_zero_and_the_others_stay() -> None:
