@@ -64,9 +64,9 @@ from dsflow.graph import build_graph
 from dsflow.infer import config as nvconfig
 from dsflow.infer.attach import attach_attributes, attach_detections, attach_detections_per_frame, label_attributes
 from dsflow.infer.engine import onnxruntime_backend
-from dsflow.infer.preprocess import NCHW, Geometry, preprocess, preprocess_spec, source_rects
+from dsflow.infer.preprocess import Geometry, preprocess_spec
 from dsflow.model import DetectionParams, Detections, Layer, NetworkInfo
-from dsflow.nodes.nvinfer import MIN_OBJECT_SIZE, Stage
+from dsflow.nodes.nvinfer import Stage, network_input, object_selector
 from dsflow.yamlfile import load_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -318,17 +318,7 @@ class LoopStage:
         )
         self.detector = cfg.network_type == nvconfig.DETECTOR
         self.per_frame = bool(cfg["cluster-per-frame"] and cfg.secondary and self.detector)
-
-    def eligible(self, obj: ObjectMeta) -> bool:
-        """nvinfer's choice of the objects a secondary stage infers (untracked objects: every time)."""
-        cfg = self.config
-        gie, classes = cfg["operate-on-gie-id"], set(cfg["operate-on-class-ids"] or ())
-        max_w, max_h = cfg["input-object-max-width"], cfg["input-object-max-height"]
-        return ((gie < 0 or obj.component_id == gie)
-                and obj.width >= max(MIN_OBJECT_SIZE, cfg["input-object-min-width"])
-                and obj.height >= max(MIN_OBJECT_SIZE, cfg["input-object-min-height"])
-                and not (max_w > 0 and obj.width > max_w) and not (max_h > 0 and obj.height > max_h)
-                and (not classes or obj.class_id in classes))  # fmt: skip
+        self.eligible = object_selector(cfg)  # nvinfer's choice of objects (untracked ones: every time)
 
     def __call__(self, frame: Frame) -> None:
         """Preprocess the frame (or all its crops), one model run, parse, attach the results."""
@@ -337,19 +327,7 @@ class LoopStage:
         if not objects:
             return
         n = len(objects)
-        sizes = np.tile(np.array([frame.width, frame.height], np.int64), (n, 1))
-        quads = None
-        if cfg.secondary:
-            rects = np.array([(o.left, o.top, o.width, o.height) for o in objects], np.float64)
-            origins = rects[:, :2]
-            if self.stage.crop is not None:
-                quads = np.asarray(self.stage.crop(objects, [frame] * n, self.network), np.float64)
-        else:
-            rects = np.array([(0, 0, frame.width, frame.height)], np.float64)
-            origins = np.zeros((1, 2))
-        x, geometry = preprocess([frame.image] * n, source_rects(rects, sizes), origins, self.spec, quads)
-        width = int(x.shape[3 if self.spec.layout == NCHW else 2])
-        network = NetworkInfo(width, self.network.height, self.network.channels)  # fit-batch-width: this run's
+        x, geometry, network = network_input(self.stage, self.spec, [frame] * n, [frame.image] * n, objects)
         outputs = self.run_model(x)
         layers = [[Layer(name, out[row], i) for i, (name, out) in enumerate(outputs.items())] for row in range(n)]
         if self.detector:

@@ -197,7 +197,7 @@ def create_pyramid_engine(config: InferConfig) -> PyramidEngine:
     The stage's ``pre-cluster-threshold`` is the cell threshold (MTCNN: 0.6) and its
     ``detected-min-w``, when set, the smallest face searched (MTCNN: 20 px).
     """
-    import onnxruntime as ort
+    from dsflow.infer.engine import onnxruntime_backend
 
     path = config["onnx-file"]
     if not path:
@@ -205,7 +205,7 @@ def create_pyramid_engine(config: InferConfig) -> PyramidEngine:
     attrs = config.class_attrs[0] if config.class_attrs else config.default_attrs
     min_face = attrs.detected_min_w if attrs.detected_min_w > 0 else DEFAULT_MIN_FACE
     try:
-        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        session = onnxruntime_backend(path, {}, device="cpu", stream=None).session  # dsflow's loading rules
         return PyramidEngine(session, attrs.pre_cluster_threshold, min_face)
     except Exception as exc:  # onnxruntime's own error types, or a model that is not P-Net-like
         raise config.error("onnx-file", f"mtcnn-pyramid cannot use {path}: {exc}") from None

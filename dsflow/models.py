@@ -208,7 +208,9 @@ def resolve(value: str) -> str:
     if not value.startswith(PREFIX):
         return value
     name = value[len(PREFIX) :].strip()
-    return str(fetch(name, progress=None if is_cached(name) else download_progress))
+    if is_cached(name):  # checked once here; fetch would hash the file again
+        return str(cache_path(name))
+    return str(fetch(name, progress=download_progress))
 
 
 def fetch(name: str, *, progress: Progress | None = None) -> Path:

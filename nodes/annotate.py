@@ -43,11 +43,11 @@ def object_text(obj: ObjectMeta, *, confidence: bool = True) -> str:
     return f"{head} | {attributes}" if head and attributes else head or attributes
 
 
-def drawn_objects(frame: Frame, components: Sequence[int]) -> list[ObjectMeta]:
-    """The frame's objects made by ``components`` (gie-unique-ids), or all of them when it is empty."""
-    if not components:
-        return frame.objects
-    return [obj for obj in frame.objects if obj.component_id in components]
+def annotate_frame(frame: Frame, p: VideoSinkParams | ImagesSinkParams, ctx: NodeContext) -> np.ndarray:
+    """The frame's picture on the host with the objects of ``p.components`` (all when empty) drawn as ``p`` says."""
+    objects = [o for o in frame.objects if o.component_id in p.components] if p.components else frame.objects
+    return annotate(ctx.to_host(frame.image), objects, thickness=p.thickness, font_scale=p.font_scale,
+                    confidence=p.confidence)  # fmt: skip
 
 
 def annotate(
@@ -269,10 +269,7 @@ class VideoSinkNode(Sink):
     def process(self, batch: Batch, ctx: NodeContext) -> None:
         p: VideoSinkParams = self.params
         for frame in batch.frames:
-            image = annotate(
-                ctx.to_host(frame.image), drawn_objects(frame, p.components),
-                thickness=p.thickness, font_scale=p.font_scale, confidence=p.confidence,
-            )  # fmt: skip
+            image = annotate_frame(frame, p, ctx)
             sid = frame.source_id
             encoder = self._encoders.get(sid)
             if encoder is None:
@@ -389,10 +386,7 @@ class ImagesSinkNode(Sink):
             if not self._per_stream and len(self._sources) > 1:
                 msg = f"{self.name}: frames of several streams arrived but 'path' ({p.path!r}) has no {{source_id}}"
                 raise NodeError(msg)
-            image = annotate(
-                ctx.to_host(frame.image), drawn_objects(frame, p.components),
-                thickness=p.thickness, font_scale=p.font_scale, confidence=p.confidence,
-            )  # fmt: skip
+            image = annotate_frame(frame, p, ctx)
             path = Path(p.path.format(source_id=frame.source_id, frame_num=frame.frame_num))
             path.parent.mkdir(parents=True, exist_ok=True)
             if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):

@@ -27,7 +27,7 @@ from dsflow.infer.engine import ModelSource, model_source, open_engine
 from dsflow.infer.functions import input_initializer, resolve_function
 from dsflow.infer.history import ObjectHistory, TrackedObject
 from dsflow.infer.labels import read_labels
-from dsflow.infer.preprocess import NCHW, Geometry, preprocess, preprocess_spec, source_rects
+from dsflow.infer.preprocess import NCHW, Geometry, PreprocessSpec, preprocess, preprocess_spec, source_rects
 from dsflow.infer.stage import (
     Samples,
     SegmentationMeta,
@@ -221,38 +221,14 @@ class PreprocessNode(_StageNode):
         frame_index = [i for i, _ in rows]
         objects = [obj for _, obj in rows]
         host = {i: ctx.to_host(batch.frames[i].image) for i in dict.fromkeys(frame_index)}
-        sizes = np.array([(batch.frames[i].width, batch.frames[i].height) for i in frame_index], np.int64)
-        quads = None
-        if cfg.secondary:
-            rects = np.array([(o.left, o.top, o.width, o.height) for o in objects], np.float64)
-            origins = rects[:, :2]
-            if self.stage.crop is not None:
-                quads = self._quads(objects, [batch.frames[i] for i in frame_index])
-        else:
-            rects = np.concatenate([np.zeros_like(sizes), sizes], axis=1).astype(np.float64)
-            origins = np.zeros((len(rows), 2))
-        images = [host[i] for i in frame_index]
-        tensor, geometry = preprocess(images, source_rects(rects, sizes), origins, self.spec, quads)
-        network = self.network
-        width = int(tensor.shape[3 if self.spec.layout == NCHW else 2])
-        if width != network.width:  # fit-batch-width: this batch's own width
-            network = NetworkInfo(width, network.height, network.channels)
+        frames = [batch.frames[i] for i in frame_index]
+        tensor, geometry, network = network_input(self.stage, self.spec, frames, [host[i] for i in frame_index],
+                                                  objects)  # fmt: skip
         inputs = {self.input_name: tensor}
         batch.tensors[self.key] = Samples(
             cfg.unique_id, network, frame_index, objects, geometry, inputs, entries=entries, cached=cached
         )
         return batch
-
-    def _quads(self, objects: list[Any], frames: list[Any]) -> np.ndarray:
-        """The crop function's quadrilaterals, checked: a wrong shape is named with its key."""
-        cfg = self.stage.config
-        quads = np.asarray(self.stage.crop(objects, frames, self.network), np.float64)
-        if quads.shape != (len(objects), 4, 2) or not np.isfinite(quads).all():
-            msg = (f"{cfg.where('crop-func-name')}: crop-func-name: {cfg['crop-func-name']!r} returned "
-                   f"{'non-finite values' if quads.shape == (len(objects), 4, 2) else f'shape {quads.shape}'} "
-                   f"(expected ({len(objects)}, 4, 2) frame points)")  # fmt: skip
-            raise EngineError(msg)
-        return quads
 
     def end_stream(self, source_id: int, ctx: NodeContext) -> None:
         if self.history is not None:
@@ -263,19 +239,7 @@ class PreprocessNode(_StageNode):
     ) -> tuple[list[tuple[int, ObjectMeta]], list[TrackedObject | None], list[tuple[int, ObjectMeta, TrackedObject]]]:
         """nvinfer's ``should_infer_object`` for every object of every frame, then its re-inference rule
         for tracked ones: the rows, their history entries, and the objects that get an earlier result."""
-        cfg = self.stage.config
-        gie = cfg["operate-on-gie-id"]
-        classes = set(cfg["operate-on-class-ids"] or ())
-        min_w = max(MIN_OBJECT_SIZE, cfg["input-object-min-width"])
-        min_h = max(MIN_OBJECT_SIZE, cfg["input-object-min-height"])
-        max_w, max_h = cfg["input-object-max-width"], cfg["input-object-max-height"]
-
-        def eligible(obj: ObjectMeta) -> bool:
-            return ((gie < 0 or obj.component_id == gie)
-                    and obj.width >= min_w and obj.height >= min_h
-                    and not (max_w > 0 and obj.width > max_w) and not (max_h > 0 and obj.height > max_h)
-                    and (not classes or obj.class_id in classes))  # fmt: skip
-
+        eligible = object_selector(self.stage.config)
         if self.history is None:  # segmentation, instance segmentation, tensors only: every object, every time
             rows = [(i, obj) for i, frame in enumerate(batch.frames) for obj in frame.objects if eligible(obj)]
             return rows, [], []
@@ -287,6 +251,56 @@ class PreprocessNode(_StageNode):
             cached += [(i, obj, entry) for obj, entry in reattach]
         self.history.end_batch()
         return rows, entries, cached
+
+
+def network_input(
+    stage: Stage, spec: PreprocessSpec, frames: list[Any], images: list[Any], objects: list[ObjectMeta | None]
+) -> tuple[np.ndarray, Geometry, NetworkInfo]:
+    """The network input of one run: whole frames (primary) or each object's crop (secondary, warped
+    from the crop function's quads when there is one), its geometry, and the run's network size."""
+    cfg = stage.config
+    sizes = np.array([(f.width, f.height) for f in frames], np.int64)
+    quads = None
+    if cfg.secondary:
+        rects = np.array([(o.left, o.top, o.width, o.height) for o in objects], np.float64)  # type: ignore[union-attr]
+        origins = rects[:, :2]
+        if stage.crop is not None:
+            quads = _crop_quads(stage, objects, frames, NetworkInfo(spec.width, spec.height, spec.channels))
+    else:
+        rects = np.concatenate([np.zeros_like(sizes), sizes], axis=1).astype(np.float64)
+        origins = np.zeros((len(frames), 2))
+    tensor, geometry = preprocess(images, source_rects(rects, sizes), origins, spec, quads)
+    width = int(tensor.shape[3 if spec.layout == NCHW else 2])  # with fit-batch-width, this run's own
+    return tensor, geometry, NetworkInfo(width, spec.height, spec.channels)
+
+
+def _crop_quads(stage: Stage, objects: list[Any], frames: list[Any], network: NetworkInfo) -> np.ndarray:
+    """The crop function's quadrilaterals, checked: a wrong shape is named with its key."""
+    cfg = stage.config
+    quads = np.asarray(stage.crop(objects, frames, network), np.float64)  # type: ignore[misc]
+    if quads.shape != (len(objects), 4, 2) or not np.isfinite(quads).all():
+        msg = (f"{cfg.where('crop-func-name')}: crop-func-name: {cfg['crop-func-name']!r} returned "
+               f"{'non-finite values' if quads.shape == (len(objects), 4, 2) else f'shape {quads.shape}'} "
+               f"(expected ({len(objects)}, 4, 2) frame points)")  # fmt: skip
+        raise EngineError(msg)
+    return quads
+
+
+def object_selector(cfg: InferConfig) -> Callable[[ObjectMeta], bool]:
+    """nvinfer's ``should_infer_object`` for a secondary stage: ``operate-on-*`` and ``input-object-*``."""
+    gie = cfg["operate-on-gie-id"]
+    classes = set(cfg["operate-on-class-ids"] or ())
+    min_w = max(MIN_OBJECT_SIZE, cfg["input-object-min-width"])
+    min_h = max(MIN_OBJECT_SIZE, cfg["input-object-min-height"])
+    max_w, max_h = cfg["input-object-max-width"], cfg["input-object-max-height"]
+
+    def eligible(obj: ObjectMeta) -> bool:
+        return ((gie < 0 or obj.component_id == gie)
+                and obj.width >= min_w and obj.height >= min_h
+                and not (max_w > 0 and obj.width > max_w) and not (max_h > 0 and obj.height > max_h)
+                and (not classes or obj.class_id in classes))  # fmt: skip
+
+    return eligible
 
 
 def _async_classifier(cfg: InferConfig) -> bool:
